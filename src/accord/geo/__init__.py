@@ -1,0 +1,1 @@
+"""accord.geo: coordinates, datums, shapes, geodesic distances, the spatial index, boundary discrepancies."""

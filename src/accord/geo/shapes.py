@@ -1,0 +1,42 @@
+"""The shapes Accord reasons about, as plain immutable values in WGS84 degrees ``(lon, lat)``.
+
+- :class:`Disc`: a point with a radius in metres (radius 0 is a bare point). A presence at a point
+  with an uncertainty, and a clearance area given as a point plus ``radius_m``, are both discs.
+- :class:`Corridor`: a line (geodesic segments between vertices) with a total width in metres.
+- :class:`Area`: one or more polygons, each an exterior ring followed by its holes; rings are closed
+  (first vertex repeated last) and edges are geodesics.
+
+A shape denotes a *set of points on the ellipsoid*: a disc's whole interior, a corridor's whole
+buffer, a polygon's interior. Distances between shapes are distances between those sets (0 when
+they touch or overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Area", "Corridor", "Disc", "LonLat", "Ring", "Shape"]
+
+LonLat = tuple[float, float]
+Ring = tuple[LonLat, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Disc:
+    lon: float
+    lat: float
+    radius_m: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Corridor:
+    coords: tuple[LonLat, ...]
+    width_m: float  # total width: the buffer reaches width_m / 2 on each side
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    polygons: tuple[tuple[Ring, ...], ...]  # each polygon: (exterior, *holes)
+
+
+Shape = Disc | Corridor | Area
