@@ -1,1 +1,2 @@
-"""accord.geo: coordinates, datums, shapes, geodesic distances, the spatial index, boundary discrepancies."""
+"""accord.geo: coordinates, datums, shapes, geodesic distances, the spatial index, boundary
+discrepancies."""

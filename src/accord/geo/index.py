@@ -1,0 +1,554 @@
+"""A spatial index of shapes that can be updated in place: insert, move, remove, query by distance.
+
+Structure: a hierarchy of lon/lat grids (chosen by measurement, see docs/PERF-geo-index.md).
+
+- Level 0 has rows of ``cell_deg`` degrees of latitude (0.05°, ~5.5 km). Each row is cut into
+  ``floor(360 cos(φp) / h)`` equal columns, φp being the row's most poleward latitude, so that cells
+  stay roughly square from the equator to the poles; the rows touching a pole hold a single cell
+  (a polar cap), so a box around a pole never enumerates thousands of thin cells.
+- Level ``L`` is the same grid with rows ``cell_deg * 4**L`` high; the top level is one cell, the
+  whole globe.
+- An entry is stored at the lowest level where its boxes cover at most ``max_cells`` cells, in each
+  of those cells, with its box. A point with a few hundred metres of reach sits in one level-0 cell
+  (sometimes 2 or 4); a country-sized polygon sits in a few coarse cells. Memory per entry is
+  therefore bounded, whatever its size.
+- A query visits, at each non-empty level, the cells its boxes cover, and keeps an entry when the
+  entry's box meets the query's box (cells strictly inside the query's cell range need no test).
+
+Correctness rests on :func:`bounds`: every box it returns contains the shape grown by ``grow_m``
+metres geodesically (WGS84), never less. Two shapes within ``d`` of each other, one grown by its
+reach, have overlapping boxes when one side is grown by ``reach_m`` and the other by ``d``; the grid
+only ever narrows candidates by box overlap, so :meth:`SpatialIndex.query` returns a superset.
+
+How a box is grown (all rules err towards a larger box):
+
+- latitude: the geodesic distance between two points is at least the meridian arc between their
+  parallels, and a degree of meridian is at least 110,574 m (at the equator), so ``grow_m /
+  110,574`` degrees of latitude is enough;
+- longitude: every point of a shortest path from the shape to a point within ``grow_m`` lies within
+  the grown latitude band, where a degree of longitude is at least ``110,574 * cos(φmax)`` metres
+  (the true value, ``a cos φ / sqrt(1 - e² sin² φ) * π / 180``, is larger), φmax being the band's
+  most poleward latitude. If the band reaches a pole, or the growth reaches 180°, the box takes all
+  longitudes;
+- geodesic edges (corridors, polygons) can bulge poleward past their vertices: the latitude of the
+  geodesic's vertex (Clairaut's relation on the ellipsoid, ``cos β sin α`` constant) is included
+  when the edge passes it. Longitude is monotonic along a geodesic, so an edge's longitudes lie
+  between its ends' (the short way round). Edges of 180° of longitude or over 10,000 km, and
+  polygons that wind round a pole, get the whole globe;
+- boxes that cross the antimeridian are split in two, and a small margin (1e-9°) is always added,
+  so a shape touching ±180° is found from either side.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from functools import cache
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from pyproj import Geod
+
+from accord.errors import InvalidInput
+from accord.geo.shapes import Area, Corridor, Disc, Shape
+
+__all__ = ["Box", "SpatialIndex", "bounds"]
+
+K = TypeVar("K", bound=Hashable)
+
+Box = tuple[float, float, float, float]
+"""(west, south, east, north) in degrees, west <= east, within [-180, 180] x [-90, 90]."""
+
+_M_PER_DEG = 110_574.0  # smallest length of a degree of latitude on WGS84 (at the equator), metres
+_SLACK = 1.0 + 1e-9  # relative margin on distances
+_EPS_DEG = 1e-9  # absolute margin on every box edge, degrees (~0.1 mm)
+_MAX_EDGE_M = 10_000_000.0  # a geodesic edge longer than this gets the whole globe
+_WGS84_F = 1.0 / 298.257223563
+_WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
+_INF = math.inf
+
+_W, _E, _S, _N = 1, 2, 4, 8  # sides of a query box that may cut a cell's entries
+_COL_BITS = 20  # cell code: level << 44 | row << 20 | col
+_LEVEL_SHIFT = 44
+
+
+@cache
+def _geod() -> Geod:
+    return Geod(ellps="WGS84")
+
+
+# --------------------------------------------------------------------------------------------------
+# bounds
+
+
+def _grow(lon_lo: float, lon_hi: float, lat_lo: float, lat_hi: float, g: float) -> list[Box]:
+    """Boxes containing every point within ``g`` metres of a set whose longitudes lie in the
+    (unwrapped) arc ``[lon_lo, lon_hi]`` and latitudes in ``[lat_lo, lat_hi]``."""
+    g *= _SLACK
+    dlat = g / _M_PER_DEG + _EPS_DEG
+    s = lat_lo - dlat
+    n = lat_hi + dlat
+    full = False
+    if s <= -90.0:
+        s = -90.0
+        full = True
+    if n >= 90.0:
+        n = 90.0
+        full = True
+    if not full:
+        phi = -s if -s > n else n
+        dlon = g / (_M_PER_DEG * math.cos(math.radians(phi))) + _EPS_DEG
+        w = lon_lo - dlon
+        e = lon_hi + dlon
+        if e - w >= 360.0:
+            full = True
+    if full:
+        return [(-180.0, s, 180.0, n)]
+    if w < -180.0 or w >= 180.0:
+        shift = 360.0 * math.floor((w + 180.0) / 360.0)
+        w -= shift
+        e -= shift
+    if e <= 180.0:
+        return [(w, s, e, n)]
+    return [(w, s, 180.0, n), (-180.0, s, e - 360.0, n)]
+
+
+def _finite(x: object, field: str, what: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InvalidInput(field, f"{what} must be a number")
+    v = float(x)
+    if not math.isfinite(v):
+        raise InvalidInput(field, f"{what} must be finite")
+    return v
+
+
+def _check_grow(g: object, field: str) -> float:
+    v = _finite(g, field, "distance")
+    if v < 0.0:
+        raise InvalidInput(field, "distance must be >= 0 metres")
+    return v
+
+
+def _disc_bounds(shape: Disc, grow: float, field: str) -> list[Box]:
+    lon = shape.lon
+    lat = shape.lat
+    r = shape.radius_m
+    # fast validation (NaN fails every comparison)
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidInput(f"{field}.lat", "latitude must be a number in [-90, 90]")
+    if not -_INF < lon < _INF:
+        raise InvalidInput(f"{field}.lon", "longitude must be a finite number")
+    if not 0.0 <= r < _INF:
+        raise InvalidInput(f"{field}.radius_m", "radius must be a finite number >= 0")
+    return _grow(lon, lon, lat, lat, r + grow)
+
+
+def _coords(points: Iterable[object], field: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(field, "coordinates must be [lon, lat] number pairs") from exc
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] < 2:
+        raise InvalidInput(field, "coordinates must be a non-empty list of [lon, lat] pairs")
+    lons = arr[:, 0]
+    lats = arr[:, 1]
+    if not np.all(np.isfinite(lons)):
+        raise InvalidInput(field, "longitude must be finite")
+    if not np.all((lats >= -90.0) & (lats <= 90.0)):
+        raise InvalidInput(field, "latitude must be a number in [-90, 90]")
+    return lons, lats
+
+
+def _extent(lons: np.ndarray, lats: np.ndarray) -> tuple[float, float, float, float, float, bool]:
+    """Extent of a chain of geodesic edges: (lon_lo, lon_hi) unwrapped, (lat_lo, lat_hi), the total
+    longitude swept (the winding, ±360 for a ring round a pole), and whether the whole globe is
+    needed (an edge of 180° of longitude or longer than _MAX_EDGE_M)."""
+    if lons.shape[0] == 1:
+        lon = float(lons[0])
+        lat = float(lats[0])
+        return lon, lon, lat, lat, 0.0, False
+    lon1 = lons[:-1]
+    lat1 = lats[:-1]
+    lon2 = lons[1:]
+    lat2 = lats[1:]
+    dl = np.mod(lon2 - lon1 + 180.0, 360.0) - 180.0  # [-180, 180): the short way round
+    az12, az21, dist = _geod().inv(lon1, lat1, lon2, lat2)
+    az12 = np.asarray(az12, dtype=np.float64)
+    az21 = np.asarray(az21, dtype=np.float64)
+    dist = np.asarray(dist, dtype=np.float64)
+    moving = dist > 0.0
+    if bool(np.any(moving & (np.abs(dl) >= 180.0 - 1e-9))) or bool(np.any(dist > _MAX_EDGE_M)):
+        return -180.0, 180.0, -90.0, 90.0, 0.0, True
+    unwrapped = float(lons[0]) + np.concatenate(([0.0], np.cumsum(dl)))
+    lat_hi = float(np.max(lats))
+    lat_lo = float(np.min(lats))
+    # Poleward bulge of each edge: the geodesic's vertex, if the edge passes it.
+    a1 = np.radians(az12)
+    a2 = np.radians(az21 + 180.0)  # forward azimuth at the end of the edge
+    c1 = np.cos(a1)
+    c2 = np.cos(a2)
+    tol = 1e-9
+    north = moving & (c1 > -tol) & (c2 < tol)
+    south = moving & (c1 < tol) & (c2 > -tol)
+    if bool(np.any(north | south)):
+        beta1 = np.arctan((1.0 - _WGS84_F) * np.tan(np.radians(lat1)))
+        cb0 = np.clip(np.abs(np.cos(beta1) * np.sin(a1)), 0.0, 1.0)
+        beta0 = np.arccos(cb0)
+        phi0 = np.degrees(np.arctan(np.tan(beta0) / (1.0 - _WGS84_F)))
+        if bool(np.any(north)):
+            lat_hi = max(lat_hi, float(np.max(phi0[north])))
+        if bool(np.any(south)):
+            lat_lo = min(lat_lo, -float(np.max(phi0[south])))
+    return (
+        float(np.min(unwrapped)),
+        float(np.max(unwrapped)),
+        lat_lo,
+        lat_hi,
+        float(np.sum(dl)),
+        False,
+    )
+
+
+def _corridor_bounds(shape: Corridor, grow: float, field: str) -> list[Box]:
+    width = shape.width_m
+    if not 0.0 <= width < _INF:
+        raise InvalidInput(f"{field}.width_m", "width must be a finite number >= 0")
+    lons, lats = _coords(shape.coords, f"{field}.coords")
+    lon_lo, lon_hi, lat_lo, lat_hi, _, world = _extent(lons, lats)
+    if world:
+        return [_WORLD]
+    return _grow(lon_lo, lon_hi, lat_lo, lat_hi, width / 2.0 + grow)
+
+
+def _area_bounds(shape: Area, grow: float, field: str) -> list[Box]:
+    if not shape.polygons:
+        raise InvalidInput(f"{field}.polygons", "an area needs at least one polygon")
+    out: list[Box] = []
+    for i, polygon in enumerate(shape.polygons):
+        if not polygon:
+            raise InvalidInput(f"{field}.polygons.{i}", "a polygon needs an exterior ring")
+        for j, ring in enumerate(polygon[1:], start=1):  # holes: validated, not needed for bounds
+            _coords(ring, f"{field}.polygons.{i}.{j}")
+        lons, lats = _coords(polygon[0], f"{field}.polygons.{i}.0")
+        lon_lo, lon_hi, lat_lo, lat_hi, winding, world = _extent(lons, lats)
+        if world or abs(winding) > 180.0:
+            # the ring winds round a pole: its interior contains one; take the globe
+            return [_WORLD]
+        out.extend(_grow(lon_lo, lon_hi, lat_lo, lat_hi, grow))
+    return out
+
+
+def _bounds(shape: object, grow: float, field: str) -> list[Box]:
+    if type(shape) is Disc:
+        return _disc_bounds(shape, grow, field)
+    if type(shape) is Corridor:
+        return _corridor_bounds(shape, grow, field)
+    if type(shape) is Area:
+        return _area_bounds(shape, grow, field)
+    raise InvalidInput(field, "must be a Disc, Corridor or Area")
+
+
+def bounds(shape: Shape, grow_m: float = 0.0) -> list[Box]:
+    """Lon/lat boxes ``(west, south, east, north)``, split at the antimeridian, that together
+    contain every point within ``grow_m`` metres (geodesic, WGS84) of ``shape``."""
+    return _bounds(shape, _check_grow(grow_m, "grow_m"), "shape")
+
+
+# --------------------------------------------------------------------------------------------------
+# the index
+
+
+class _Level:
+    __slots__ = ("h", "inv_h", "max_scale", "ncols", "nrows", "scale")
+
+    def __init__(self, h: float) -> None:
+        self.h = h
+        self.inv_h = 1.0 / h
+        self.nrows = max(1, math.ceil(180.0 / h - 1e-9))
+        ncols: list[int] = []
+        for r in range(self.nrows):
+            south = -90.0 + r * h
+            north = min(90.0, south + h)
+            phi = max(abs(south), abs(north))
+            n = int(360.0 * math.cos(math.radians(phi)) / h) if phi < 90.0 else 1
+            ncols.append(min(max(1, n), (1 << _COL_BITS) - 1))
+        self.ncols = ncols
+        self.scale = [n / 360.0 for n in ncols]
+        self.max_scale = max(self.scale)
+
+
+@cache
+def _level(h: float) -> _Level:
+    """Levels are immutable once built: indexes with the same cell size share them."""
+    return _Level(h)
+
+
+def _box_union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+class SpatialIndex(Generic[K]):
+    """Keys with shapes, updated in place, queried by distance. See the module docstring.
+
+    ``query(shape, d)`` returns a superset of the keys whose shape, grown by the ``reach_m`` it was
+    inserted with, may lie within ``d`` metres of ``shape``; the caller does the exact test.
+    """
+
+    __slots__ = ("_cells", "_entries", "_level_count", "_levels", "_max_cells")
+
+    def __init__(self, cell_deg: float = 0.05, max_cells: int = 16) -> None:
+        if not 0.001 <= cell_deg <= 10.0:
+            raise InvalidInput("cell_deg", "cell size must be between 0.001 and 10 degrees")
+        if max_cells < 4:
+            raise InvalidInput("max_cells", "max_cells must be at least 4")
+        levels: list[_Level] = []
+        h = float(cell_deg)
+        while True:
+            levels.append(_level(h))
+            if levels[-1].nrows == 1 and levels[-1].ncols[0] == 1:
+                break
+            h *= 4.0
+        self._levels = levels
+        self._max_cells = max_cells
+        # per level: cell code -> {key: box of that key meeting this cell}
+        self._cells: list[dict[int, dict[K, Box]]] = [{} for _ in levels]
+        # key -> cell code (one cell) or tuple of cell codes
+        self._entries: dict[K, int | tuple[int, ...]] = {}
+        self._level_count = [0] * len(levels)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    # -- placement ---------------------------------------------------------------------------------
+
+    def _cover(self, level: int, boxes: list[Box]) -> dict[int, Box] | None:
+        """The cells of ``level`` the boxes meet, each with the box (union) meeting it; None if that
+        is more than max_cells (except at the top level, one cell)."""
+        lv = self._levels[level]
+        limit = self._max_cells
+        nrows = lv.nrows
+        inv_h = lv.inv_h
+        regs: dict[int, Box] = {}
+        base_level = level << _LEVEL_SHIFT
+        for box in boxes:
+            w, s, e, n = box
+            r0 = int((s + 90.0) * inv_h)
+            r1 = int((n + 90.0) * inv_h)
+            if r0 >= nrows:
+                r0 = nrows - 1
+            if r1 >= nrows:
+                r1 = nrows - 1
+            if r1 - r0 >= limit:
+                return None
+            for r in range(r0, r1 + 1):
+                sc = lv.scale[r]
+                nc = lv.ncols[r]
+                c0 = int((w + 180.0) * sc)
+                c1 = int((e + 180.0) * sc)
+                if c0 >= nc:
+                    c0 = nc - 1
+                if c1 >= nc:
+                    c1 = nc - 1
+                if len(regs) + c1 - c0 >= limit:
+                    return None
+                row_code = base_level | (r << _COL_BITS)
+                for c in range(c0, c1 + 1):
+                    code = row_code | c
+                    prev = regs.get(code)
+                    regs[code] = box if prev is None else _box_union(prev, box)
+        return regs
+
+    def _place(self, boxes: list[Box]) -> dict[int, Box]:
+        top = len(self._levels) - 1
+        for level in range(top):
+            regs = self._cover(level, boxes)
+            if regs is not None:
+                return regs
+        world = boxes[0]
+        for b in boxes[1:]:
+            world = _box_union(world, b)
+        return {top << _LEVEL_SHIFT: world}
+
+    def _single_cell(self, box: Box) -> int:
+        """The level-0 cell code if ``box`` lies in one level-0 cell, else -1 (hot path)."""
+        lv = self._levels[0]
+        w, s, e, n = box
+        inv_h = lv.inv_h
+        r = int((s + 90.0) * inv_h)
+        if r != int((n + 90.0) * inv_h) or r >= lv.nrows:
+            return -1
+        sc = lv.scale[r]
+        c = int((w + 180.0) * sc)
+        if c != int((e + 180.0) * sc) or c >= lv.ncols[r]:
+            return -1
+        return (r << _COL_BITS) | c
+
+    def _unregister(self, key: K, old: int | tuple[int, ...]) -> None:
+        codes = (old,) if isinstance(old, int) else old
+        level = codes[0] >> _LEVEL_SHIFT
+        cells = self._cells[level]
+        for code in codes:
+            cell = cells[code]
+            del cell[key]
+            if not cell:
+                del cells[code]
+        self._level_count[level] -= 1
+
+    def _set(self, key: K, boxes: list[Box]) -> None:
+        entries = self._entries
+        cells = self._cells[0]
+        old = entries.get(key)
+        if len(boxes) == 1:
+            box = boxes[0]
+            code = self._single_cell(box)
+            if code >= 0:
+                if old == code:
+                    cells[code][key] = box
+                    return
+                if old is not None:
+                    self._unregister(key, old)
+                cell = cells.get(code)
+                if cell is None:
+                    cells[code] = {key: box}
+                else:
+                    cell[key] = box
+                entries[key] = code
+                self._level_count[0] += 1
+                return
+        regs = self._place(boxes)
+        codes = tuple(regs)
+        new: int | tuple[int, ...] = codes[0] if len(codes) == 1 else codes
+        level = codes[0] >> _LEVEL_SHIFT
+        cells = self._cells[level]
+        if old is not None:
+            if old == new:
+                for code, box in regs.items():
+                    cells[code][key] = box
+                return
+            self._unregister(key, old)
+        for code, box in regs.items():
+            cell = cells.get(code)
+            if cell is None:
+                cells[code] = {key: box}
+            else:
+                cell[key] = box
+        entries[key] = new
+        self._level_count[level] += 1
+
+    # -- public API --------------------------------------------------------------------------------
+
+    def insert(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
+        """Add ``key`` with ``shape`` grown by ``reach_m`` metres; replaces a previous entry."""
+        self._set(key, _bounds(shape, _check_grow(reach_m, "reach_m"), "shape"))
+
+    def move(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
+        """Same as :meth:`insert`; a Disc that stays in its cell costs a few dict operations."""
+        if type(shape) is Disc and type(reach_m) is float and 0.0 <= reach_m < _INF:
+            self._set(key, _disc_bounds(shape, reach_m, "shape"))
+        else:
+            self.insert(key, shape, reach_m)
+
+    def remove(self, key: K) -> None:
+        """Remove ``key``; nothing happens if it is absent."""
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._unregister(key, old)
+
+    def query(self, shape: Shape, d: float) -> set[K]:
+        """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
+        ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
+        boxes = _bounds(shape, _check_grow(d, "d"), "shape")
+        out: set[K] = set()
+        update = out.update
+        for level, count in enumerate(self._level_count):
+            if count == 0:
+                continue
+            cells = self._cells[level]
+            lv = self._levels[level]
+            base_level = level << _LEVEL_SHIFT
+            inv_h = lv.inv_h
+            nrows = lv.nrows
+            for qw, qs, qe, qn in boxes:
+                r0 = int((qs + 90.0) * inv_h)
+                r1 = int((qn + 90.0) * inv_h)
+                if r0 >= nrows:
+                    r0 = nrows - 1
+                if r1 >= nrows:
+                    r1 = nrows - 1
+                # visiting cells costs ~ their number; scanning the level ~ its cells + entries
+                estimate = (r1 - r0 + 1) * ((qe - qw) * lv.max_scale + 2.0)
+                if estimate > len(cells) + count + 64.0:
+                    self._scan(cells, (qw, qs, qe, qn), out)
+                    continue
+                for r in range(r0, r1 + 1):
+                    sc = lv.scale[r]
+                    nc = lv.ncols[r]
+                    c0 = int((qw + 180.0) * sc)
+                    c1 = int((qe + 180.0) * sc)
+                    if c0 >= nc:
+                        c0 = nc - 1
+                    if c1 >= nc:
+                        c1 = nc - 1
+                    # Which sides of the query box can cut this row's entries: an entry stored in
+                    # row r starts at or below r, so if r < r1 its south edge is below qn (and
+                    # likewise for the other three sides); only the edge rows/columns need tests.
+                    row_mask = (_S if r == r0 else 0) | (_N if r == r1 else 0)
+                    row_code = base_level | (r << _COL_BITS)
+                    for c in range(c0, c1 + 1):
+                        cell = cells.get(row_code | c)
+                        if cell is None:
+                            continue
+                        m = row_mask | (_W if c == c0 else 0) | (_E if c == c1 else 0)
+                        if m == 0:
+                            update(cell)
+                        elif m == _W:
+                            update([k for k, b in cell.items() if b[2] >= qw])
+                        elif m == _E:
+                            update([k for k, b in cell.items() if b[0] <= qe])
+                        elif m == _S:
+                            update([k for k, b in cell.items() if b[3] >= qs])
+                        elif m == _N:
+                            update([k for k, b in cell.items() if b[1] <= qn])
+                        elif m == _S | _W:
+                            update([k for k, b in cell.items() if b[3] >= qs and b[2] >= qw])
+                        elif m == _S | _E:
+                            update([k for k, b in cell.items() if b[3] >= qs and b[0] <= qe])
+                        elif m == _N | _W:
+                            update([k for k, b in cell.items() if b[1] <= qn and b[2] >= qw])
+                        elif m == _N | _E:
+                            update([k for k, b in cell.items() if b[1] <= qn and b[0] <= qe])
+                        else:
+                            update(
+                                [
+                                    k
+                                    for k, b in cell.items()
+                                    if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
+                                ]
+                            )
+        return out
+
+    @staticmethod
+    def _scan(cells: dict[int, dict[K, Box]], qbox: Box, out: set[K]) -> None:
+        """Test every entry of one level (when the query covers more cells than are filled)."""
+        qw, qs, qe, qn = qbox
+        for cell in cells.values():
+            out.update(
+                [
+                    k
+                    for k, b in cell.items()
+                    if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
+                ]
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for benchmarks and tests: entries, filled cells, registrations, per level."""
+        return {
+            "entries": len(self._entries),
+            "cells": sum(len(cells) for cells in self._cells),
+            "registrations": sum(len(c) for cells in self._cells for c in cells.values()),
+            "level_entries": list(self._level_count),
+            "level_cell_deg": [lv.h for lv in self._levels],
+        }

@@ -1,0 +1,417 @@
+"""SpatialIndex and bounds(): never miss, near the poles and across the antimeridian included.
+
+Oracles: pyproj's Geod (GeographicLib): Geod.fwd places points at exact geodesic distances, Geod.inv
+measures them, Geod.npts samples geodesic edges. The index is also compared with a brute-force scan
+of the same boxes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+
+from accord.errors import InvalidInput
+from accord.geo.index import Box, SpatialIndex, bounds
+from accord.geo.shapes import Area, Corridor, Disc, Shape
+
+GEOD = Geod(ellps="WGS84")
+
+# Latitudes and longitudes where lon/lat grids go wrong, and anywhere.
+lats = st.one_of(
+    st.floats(-90.0, 90.0),
+    st.sampled_from([-90.0, -89.999, -89.9, -85.0, -0.001, 0.0, 60.0, 84.99, 89.95, 90.0]),
+    st.floats(89.0, 90.0),
+    st.floats(-90.0, -89.0),
+)
+lons = st.one_of(
+    st.floats(-180.0, 180.0),
+    st.sampled_from([-180.0, -179.9999, 0.0, 179.9999, 180.0]),
+    st.floats(179.0, 180.0),
+    st.floats(-180.0, -179.0),
+)
+small_m = st.floats(0.0, 5_000.0)
+any_m = st.one_of(small_m, st.floats(0.0, 200_000.0), st.floats(0.0, 3_000_000.0))
+
+
+def in_boxes(lon: float, lat: float, boxes: list[Box]) -> bool:
+    x = ((lon + 180.0) % 360.0) - 180.0  # [-180, 180); -180 is also 180
+    xs = (x, 180.0) if x == -180.0 else (x,)
+    return any(w <= v <= e and s <= lat <= n for (w, s, e, n) in boxes for v in xs)
+
+
+def boxes_meet(a: list[Box], b: list[Box]) -> bool:
+    return any(
+        aw <= be and bw <= ae and as_ <= bn and bs <= an
+        for (aw, as_, ae, an) in a
+        for (bw, bs, be, bn) in b
+    )
+
+
+def shape_points(shape: Shape, per_edge: int = 20) -> np.ndarray:
+    """Points of the shape's boundary (vertices and points along its geodesic edges), plus the
+    centre of a disc."""
+    if isinstance(shape, Disc):
+        return np.array([[shape.lon, shape.lat]])
+    chains: list[tuple[tuple[float, float], ...]]
+    if isinstance(shape, Corridor):
+        chains = [shape.coords]
+    else:
+        chains = [ring for polygon in shape.polygons for ring in polygon]
+    pts: list[tuple[float, float]] = []
+    for chain in chains:
+        pts.extend(chain)
+        for (x1, y1), (x2, y2) in itertools.pairwise(chain):
+            if (x1, y1) != (x2, y2):
+                pts.extend(GEOD.npts(x1, y1, x2, y2, per_edge))
+    return np.array(pts)
+
+
+def reach_of(shape: Shape) -> float:
+    if isinstance(shape, Disc):
+        return shape.radius_m
+    if isinstance(shape, Corridor):
+        return shape.width_m / 2.0
+    return 0.0
+
+
+# --------------------------------------------------------------------------------------------------
+# bounds
+
+
+@st.composite
+def discs(draw: st.DrawFn) -> Disc:
+    return Disc(draw(lons), draw(lats), draw(any_m))
+
+
+@st.composite
+def corridors(draw: st.DrawFn) -> Corridor:
+    lon, lat = draw(lons), draw(lats)
+    n = draw(st.integers(1, 4))
+    pts = [(lon, lat)]
+    for _ in range(n):
+        az = draw(st.floats(-180.0, 180.0))
+        dist = draw(st.one_of(st.floats(1.0, 50_000.0), st.floats(1.0, 3_000_000.0)))
+        x, y, _ = GEOD.fwd(pts[-1][0], pts[-1][1], az, dist)
+        pts.append((float(x), float(y)))
+    return Corridor(tuple(pts), draw(st.floats(0.0, 2_000.0)))
+
+
+@st.composite
+def areas(draw: st.DrawFn) -> Area:
+    """Convex-ish polygons: vertices round a centre at increasing azimuths."""
+    lon, lat = draw(lons), draw(lats)
+    radius = draw(st.one_of(st.floats(10.0, 20_000.0), st.floats(10.0, 2_000_000.0)))
+    n = draw(st.integers(3, 6))
+    start = draw(st.floats(0.0, 360.0))
+    ring = []
+    for k in range(n):
+        x, y, _ = GEOD.fwd(lon, lat, start + 360.0 * k / n, radius)
+        ring.append((float(x), float(y)))
+    ring.append(ring[0])
+    return Area(((tuple(ring),),))
+
+
+shapes = st.one_of(discs(), corridors(), areas())
+
+
+@given(shapes, any_m, st.integers(0, 2**32 - 1))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_bounds_contain_the_grown_shape(shape: Shape, grow: float, seed: int) -> None:
+    boxes = bounds(shape, grow)
+    assert boxes
+    for w, s, e, n in boxes:
+        assert -180.0 <= w <= e <= 180.0
+        assert -90.0 <= s <= n <= 90.0
+    pts = shape_points(shape, per_edge=8)
+    reach = reach_of(shape) + grow
+    # every point of the shape, and points at up to `reach` from them in every direction (half
+    # of them at exactly `reach`)
+    rng = np.random.default_rng(seed)
+    m = pts.shape[0] * 8
+    az = rng.uniform(-180.0, 180.0, m)
+    frac = np.where(rng.random(m) < 0.5, 1.0, rng.random(m))
+    base = np.repeat(pts, 8, axis=0)
+    x, y, _ = GEOD.fwd(base[:, 0], base[:, 1], az, reach * frac)
+    moved = zip(np.asarray(x).tolist(), np.asarray(y).tolist(), strict=True)
+    for lon, lat in [*pts.tolist(), *moved]:
+        assert in_boxes(lon, lat, boxes), (lon, lat, boxes)
+
+
+def test_geodesic_edges_bulge_poleward() -> None:
+    # the geodesic from (0, 60) to (90, 60) reaches ~67.8°N between its ends
+    (w, s, e, n) = bounds(Corridor(((0.0, 60.0), (90.0, 60.0)), 0.0))[0]
+    top = max(lat for _, lat in GEOD.npts(0.0, 60.0, 90.0, 60.0, 100_000))
+    assert top > 67.0
+    assert top <= n < top + 1e-6
+    assert s == pytest.approx(60.0, abs=1e-6)
+    assert (w, e) == pytest.approx((0.0, 90.0), abs=1e-6)
+    # and southward in the southern hemisphere
+    (_, s2, _, _) = bounds(Corridor(((0.0, -60.0), (90.0, -60.0)), 0.0))[0]
+    assert s2 == pytest.approx(-top, abs=1e-6)
+
+
+def test_antimeridian_split_and_poles() -> None:
+    boxes = bounds(Disc(179.99, 10.0, 0.0), 5_000.0)
+    assert len(boxes) == 2
+    assert any(b[2] == 180.0 for b in boxes) and any(b[0] == -180.0 for b in boxes)
+    south = pytest.approx(89.99 - 5000 / 110574, abs=1e-6)
+    assert bounds(Disc(0.0, 89.99, 0.0), 5_000.0) == [(-180.0, south, 180.0, 90.0)]
+    # a polygon round the north pole (its ring winds round it) covers the globe, conservatively
+    ring = tuple((float(lon), 80.0) for lon in range(-180, 181, 30))
+    assert bounds(Area(((ring,),)), 0.0) == [(-180.0, -90.0, 180.0, 90.0)]
+    # an edge of 180° of longitude: over a pole or round the equator? the globe
+    assert bounds(Corridor(((0.0, 10.0), (180.0, 10.0)), 10.0), 0.0) == [
+        (-180.0, -90.0, 180.0, 90.0)
+    ]
+
+
+def test_growth_uses_the_smallest_degree() -> None:
+    # 110,574 m per degree of latitude; longitude at the box's poleward edge
+    (_, _, e, n) = bounds(Disc(10.0, 45.0, 0.0), 110_574.0)[0]
+    assert n - 45.0 == pytest.approx(1.0, abs=1e-6)
+    assert e - 10.0 == pytest.approx(1.0 / math.cos(math.radians(46.0)), abs=1e-6)
+    # and it is conservative against the true geodesic distance of those box edges
+    assert GEOD.inv(10.0, 45.0, 10.0, n)[2] > 110_574.0
+    assert GEOD.inv(10.0, 45.0, e, 45.0)[2] > 110_574.0
+
+
+@pytest.mark.parametrize(
+    ("shape", "grow", "field", "message"),
+    [
+        (Disc(0.0, 91.0, 0.0), 0.0, "shape.lat", "latitude"),
+        (Disc(0.0, float("nan"), 0.0), 0.0, "shape.lat", "latitude"),
+        (Disc(float("inf"), 0.0, 0.0), 0.0, "shape.lon", "longitude"),
+        (Disc(0.0, 0.0, -1.0), 0.0, "shape.radius_m", "radius"),
+        (Disc(0.0, 0.0, 0.0), -1.0, "grow_m", ">= 0"),
+        (Disc(0.0, 0.0, 0.0), float("nan"), "grow_m", "finite"),
+        (Corridor(((0.0, 0.0), (1.0, 95.0)), 10.0), 0.0, "shape.coords", "latitude"),
+        (Corridor((), 10.0), 0.0, "shape.coords", "non-empty"),
+        (Corridor(((0.0, 0.0), (1.0, 1.0)), float("nan")), 0.0, "shape.width_m", "width"),
+        (Area(()), 0.0, "shape.polygons", "at least one polygon"),
+        (
+            Area(((((0.0, 0.0), (1.0, float("nan")), (0.0, 0.0)),),)),
+            0.0,
+            "shape.polygons.0.0",
+            "latitude",
+        ),
+        ("POINT (0 0)", 0.0, "shape", "Disc, Corridor or Area"),
+    ],
+)
+def test_bad_input(shape: object, grow: float, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as exc:
+        bounds(shape, grow)  # type: ignore[arg-type]
+    assert exc.value.field == field
+
+
+# --------------------------------------------------------------------------------------------------
+# the index against brute force
+
+
+@st.composite
+def scenes(
+    draw: st.DrawFn, queries: st.SearchStrategy[Shape] = shapes
+) -> tuple[list[tuple[Shape, float]], Shape, float]:
+    """Entries and a query, most entries placed close to the query's distance threshold."""
+    query = draw(queries)
+    d = draw(st.one_of(small_m, st.floats(0.0, 50_000.0)))
+    entries: list[tuple[Shape, float]] = []
+    qpts = shape_points(query, per_edge=3)
+    for _ in range(draw(st.integers(1, 25))):
+        kind = draw(st.integers(0, 3))
+        reach = draw(st.one_of(small_m, any_m))
+        if kind == 3:
+            entries.append((draw(shapes), reach))
+            continue
+        # a disc placed from a point of the query at about the threshold distance
+        x0, y0 = qpts[draw(st.integers(0, qpts.shape[0] - 1))]
+        r = draw(small_m)
+        threshold = reach_of(query) + d + r + reach
+        dist = threshold * draw(st.sampled_from([0.0, 0.5, 0.999, 1.0, 1.001, 1.2]))
+        x, y, _ = GEOD.fwd(x0, y0, draw(st.floats(-180.0, 180.0)), dist)
+        entries.append((Disc(float(x), float(y), r), reach))
+    return entries, query, d
+
+
+def hull(boxes: list[Box]) -> list[Box]:
+    return [
+        (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    ]
+
+
+@given(scenes(), st.sampled_from([0.05, 0.02, 1.0]))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_query_matches_brute_force_over_boxes(
+    scene: tuple[list[tuple[Shape, float]], Shape, float], cell_deg: float
+) -> None:
+    """Every key whose boxes meet the query's boxes, and no key whose boxes' hull does not (an
+    entry split at the antimeridian may be stored as its hull where both halves share a cell)."""
+    entries, query, d = scene
+    ix: SpatialIndex[int] = SpatialIndex(cell_deg=cell_deg)
+    for k, (shape, reach) in enumerate(entries):
+        ix.insert(k, shape, reach)
+    qboxes = bounds(query, d)
+    boxes = [bounds(shape, reach) for shape, reach in entries]
+    must = {k for k, b in enumerate(boxes) if boxes_meet(b, qboxes)}
+    may = {k for k, b in enumerate(boxes) if boxes_meet(hull(b), qboxes)}
+    found = ix.query(query, d)
+    assert must <= found <= may
+
+
+@given(scenes(discs()))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_never_misses_a_disc_within_d(
+    scene: tuple[list[tuple[Shape, float]], Shape, float],
+) -> None:
+    entries, query, d = scene
+    assert isinstance(query, Disc)
+    ix: SpatialIndex[int] = SpatialIndex()
+    for k, (shape, reach) in enumerate(entries):
+        ix.insert(k, shape, reach)
+    found = ix.query(query, d)
+    for k, (shape, reach) in enumerate(entries):
+        if not isinstance(shape, Disc):
+            continue
+        # the exact geodesic distance between the discs' centres, against the sum of radii
+        dist = GEOD.inv(query.lon, query.lat, shape.lon, shape.lat)[2]
+        if dist <= query.radius_m + d + shape.radius_m + reach:
+            assert k in found, (shape, reach, dist)
+
+
+@given(scenes(st.one_of(corridors(), areas())))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_never_misses_a_point_near_a_corridor_or_area(
+    scene: tuple[list[tuple[Shape, float]], Shape, float],
+) -> None:
+    """Entries placed (by Geod.fwd) at most `threshold` from a point of the query's edges."""
+    entries, query, d = scene
+    ix: SpatialIndex[int] = SpatialIndex()
+    for k, (shape, reach) in enumerate(entries):
+        ix.insert(k, shape, reach)
+    found = ix.query(query, d)
+    qpts = shape_points(query, per_edge=50)
+    for k, (shape, reach) in enumerate(entries):
+        if not isinstance(shape, Disc):
+            continue
+        # distance from the entry's centre to the query's sampled boundary: an upper bound of
+        # the true distance, so "within" here implies within for real
+        n = qpts.shape[0]
+        dist = np.min(
+            GEOD.inv(np.full(n, shape.lon), np.full(n, shape.lat), qpts[:, 0], qpts[:, 1])[2]
+        )
+        if dist <= reach_of(query) + d + shape.radius_m + reach:
+            assert k in found
+
+
+# --------------------------------------------------------------------------------------------------
+# updates
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "move", "remove", "query"]),
+            st.integers(0, 15),
+            shapes,
+            any_m,
+        ),
+        max_size=60,
+    )
+)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_updates_match_a_model(ops: list[tuple[str, int, Shape, float]]) -> None:
+    ix: SpatialIndex[str] = SpatialIndex()
+    model: dict[str, tuple[Shape, float]] = {}
+    for op, k, shape, m in ops:
+        key = f"p{k}"
+        if op in ("insert", "move"):
+            getattr(ix, op)(key, shape, m)
+            model[key] = (shape, m)
+        elif op == "remove":
+            ix.remove(key)
+            model.pop(key, None)
+        else:
+            qb = bounds(shape, m)
+            must = {x for x, (s, r) in model.items() if boxes_meet(bounds(s, r), qb)}
+            may = {x for x, (s, r) in model.items() if boxes_meet(hull(bounds(s, r)), qb)}
+            assert must <= ix.query(shape, m) <= may
+        assert len(ix) == len(model)
+        assert all(x in ix for x in model)
+    stats = ix.stats()
+    assert stats["entries"] == len(model)
+    assert sum(stats["level_entries"]) == len(model)
+    for key in list(model):
+        ix.remove(key)
+    assert len(ix) == 0
+    assert ix.stats()["cells"] == 0 and ix.stats()["registrations"] == 0
+
+
+def test_a_track_moving_round_the_world() -> None:
+    ix: SpatialIndex[str] = SpatialIndex()
+    ix.insert("static", Disc(0.0, 0.0, 0.0), 10.0)
+    lon, lat, az = 179.5, 88.0, 10.0
+    for _ in range(400):
+        lon, lat, back = GEOD.fwd(lon, lat, az, 2_000.0)
+        az = back + 180.0
+        ix.move("unit", Disc(float(lon), float(lat), 30.0), 50.0)
+        assert "unit" in ix.query(Disc(float(lon), float(lat), 0.0), 0.0)
+        assert ix.query(Disc(float(lon), float(lat), 0.0), 0.0) == {"unit"}
+    assert len(ix) == 2
+    ix.remove("unit")
+    ix.remove("unit")  # absent: no error
+    assert len(ix) == 1 and "unit" not in ix and "static" in ix
+
+
+def test_large_entries_stay_small_in_memory_and_are_found() -> None:
+    ix: SpatialIndex[str] = SpatialIndex()
+    huge_ring = tuple(
+        (float(x), float(y)) for x, y in [(-20, -40), (60, -40), (60, 40), (-20, 40), (-20, -40)]
+    )
+    ix.insert("continent", Area(((huge_ring,),)), 0.0)
+    ix.insert("far-reach", Disc(100.0, 10.0, 0.0), 3_000_000.0)
+    ix.insert("globe", Disc(0.0, 0.0, 0.0), 30_000_000.0)
+    ix.insert("pole", Disc(0.0, 90.0, 0.0), 100.0)
+    for k in range(1000):
+        ix.insert(f"p{k}", Disc(10.0 + k * 0.01, 5.0, 0.0), 50.0)
+    stats = ix.stats()
+    # at most max_cells (16) registrations per entry, whatever its size
+    assert stats["registrations"] <= 16 * 4 + 1000 * 4
+    assert ix.query(Disc(20.0, 0.0, 0.0), 0.0) >= {"continent", "globe"}
+    assert "far-reach" in ix.query(Disc(110.0, 30.0, 0.0), 0.0)
+    assert "pole" in ix.query(Disc(-170.0, 89.9995, 0.0), 0.0)  # 56 m from the pole
+    assert ix.query(Disc(-100.0, -60.0, 0.0), 0.0) == {"globe"}
+
+
+def test_query_of_the_whole_world_returns_everything() -> None:
+    ix: SpatialIndex[int] = SpatialIndex()
+    rnd = random.Random(4)
+    for k in range(500):
+        ix.insert(k, Disc(rnd.uniform(-180, 180), rnd.uniform(-90, 90), 0.0), 10.0)
+    assert ix.query(Disc(0.0, 0.0, 0.0), 25_000_000.0) == set(range(500))
+
+
+def test_bad_arguments_to_the_index() -> None:
+    ix: SpatialIndex[str] = SpatialIndex()
+    with pytest.raises(InvalidInput, match="distance") as exc:
+        ix.insert("a", Disc(0.0, 0.0, 0.0), -5.0)
+    assert exc.value.field == "reach_m"
+    with pytest.raises(InvalidInput, match="latitude") as exc:
+        ix.move("a", Disc(0.0, 100.0, 0.0), 5.0)
+    assert exc.value.field == "shape.lat"
+    with pytest.raises(InvalidInput, match="finite") as exc:
+        ix.query(Disc(0.0, 0.0, 0.0), float("inf"))
+    assert exc.value.field == "d"
+    assert len(ix) == 0  # nothing was inserted by the failed calls
+    with pytest.raises(InvalidInput, match="cell size"):
+        SpatialIndex(cell_deg=0.0)
