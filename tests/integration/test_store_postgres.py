@@ -1,0 +1,490 @@
+"""What only the PostgreSQL store does: several processes on one log, following it, the writer
+lock, integrity checks on open, and durability across a killed client and a crashed server.
+
+The contract every store keeps is in test_store_contract.py, which runs against this store too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from tests.integration import pg
+
+import accord
+from accord.errors import InvalidInput, StorageError
+from accord.store import LogRecord, Snapshot, StoredHead
+from accord.store.postgres import PostgresStore
+
+SRC = str(Path(accord.__file__).resolve().parents[1])
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def record(i: int) -> LogRecord:
+    event = b'{"log_index":%d,"type":"heartbeat"}' % i
+    salt = hashlib.sha256(b"salt %d" % i).digest()[:16]
+    leaf = hashlib.sha256(b"\x00" + hashlib.sha256(salt + event).digest()).digest()
+    return LogRecord(i, "2026-11-22T10:00:00Z", event, salt, leaf)
+
+
+def records(start: int, stop: int) -> list[LogRecord]:
+    return [record(i) for i in range(start, stop)]
+
+
+def head(size: int) -> StoredHead:
+    root = hashlib.sha256(b"root %d" % size).digest()
+    return StoredHead(size, root, "2026-11-22T10:00:00Z", b"s" * 64, "key-1")
+
+
+@pytest.fixture
+def url(pg_cluster: pg.Cluster) -> Iterator[str]:
+    with pg.fresh_schema() as fresh:
+        yield fresh
+
+
+def sql(url: str, statement: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(statement.encode())
+
+
+def child(script: str, url: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, ROOT])}
+    return subprocess.Popen(
+        [sys.executable, "-c", script, url, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# -- several writers on one log -------------------------------------------------------------
+
+
+def test_an_append_after_another_process_appended_first_is_refused_and_writes_nothing(
+    url: str,
+) -> None:
+    with PostgresStore(url) as first, PostgresStore(url) as second:
+        first.append(records(0, 3))
+        with pytest.raises(
+            StorageError,
+            match=r"index 0, expected 3: .*already holds 3 records \(another process appended",
+        ):
+            second.append(records(0, 2))
+        assert second.next_index() == 3
+        assert list(second.read()) == records(0, 3)
+        second.append(records(3, 5))
+        assert list(first.read()) == records(0, 5)
+
+
+WRITER = r"""
+import hashlib, sys
+from accord.errors import StorageError
+from accord.store import LogRecord
+from accord.store.postgres import PostgresStore
+
+def record(i):
+    event = b'{"log_index":%d,"type":"heartbeat"}' % i
+    salt = hashlib.sha256(b"salt %d" % i).digest()[:16]
+    leaf = hashlib.sha256(b"\x00" + hashlib.sha256(salt + event).digest()).digest()
+    return LogRecord(i, "2026-11-22T10:00:00Z", event, salt, leaf)
+
+store = PostgresStore(sys.argv[1])
+locked, rounds = sys.argv[2] == "locked", int(sys.argv[3])
+for _ in range(rounds):
+    try:
+        if locked:
+            with store.lock():
+                n = store.next_index()   # caught up under the lock: nobody else appends now
+                store.append([record(n), record(n + 1)])
+        else:
+            n = store.next_index()
+            store.append([record(n), record(n + 1)])
+        print("ok", n, flush=True)
+    except StorageError as exc:
+        assert "another process appended first" in str(exc), exc
+        print("refused", flush=True)
+store.close()
+"""
+
+
+@pytest.mark.parametrize("mode", ["locked", "unlocked"])
+def test_writers_in_three_processes_keep_one_log_order(url: str, mode: str) -> None:
+    PostgresStore(url).close()  # create the tables before the race
+    procs = [child(WRITER, url, mode, "40") for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
+    lines = [line for out, _ in outputs for line in out.splitlines()]
+    acked = sorted(int(line.split()[1]) for line in lines if line.startswith("ok"))
+    with PostgresStore(url) as store:
+        log = list(store.read())
+    # every acknowledged batch is in the log where its writer put it, and nothing else is
+    assert log == records(0, len(log))
+    assert acked == list(range(0, len(log), 2))
+    if mode == "locked":
+        assert len(acked) == 3 * 40  # under the lock, no writer is ever refused
+
+
+# -- the writer lock ------------------------------------------------------------------------
+
+
+def test_the_writer_lock_holds_other_processes_appends_and_locks(url: str) -> None:
+    with PostgresStore(url) as holder, PostgresStore(url, lock_timeout_s=0.3) as other:
+        with holder.lock():
+            with holder.lock():  # re-entrant in the holding thread
+                holder.append(records(0, 1))
+            holder.append(records(1, 2))
+            with pytest.raises(StorageError, match="timed out waiting for another process's lock"):
+                other.append(records(2, 3))
+            refused = pytest.raises(StorageError, match="another process held the writer lock")
+            with refused, other.lock(timeout=0.2):
+                pass
+        other.append(records(2, 3))  # released: the other process writes again
+        with other.lock(timeout=1):
+            other.append(records(3, 4))
+        holder.append(records(4, 5))
+        assert list(holder.read()) == records(0, 5)
+
+
+def test_an_append_waits_for_the_lock_and_then_sees_what_the_holder_wrote(url: str) -> None:
+    with PostgresStore(url) as holder, PostgresStore(url) as other:
+        result: list[BaseException | None] = []
+        started = threading.Event()
+
+        def late_append() -> None:
+            started.set()
+            try:
+                other.append(records(0, 1))
+                result.append(None)
+            except BaseException as exc:
+                result.append(exc)
+
+        with holder.lock():
+            thread = threading.Thread(target=late_append)
+            thread.start()
+            assert started.wait(5)
+            thread.join(0.3)
+            assert thread.is_alive()  # waiting for the lock
+            holder.append(records(0, 1))
+        thread.join(10)
+        assert len(result) == 1
+        assert isinstance(result[0], StorageError)
+        assert "another process appended first" in str(result[0])
+
+
+def test_lock_refuses_a_bad_timeout(url: str) -> None:
+    with (
+        PostgresStore(url) as store,
+        pytest.raises(InvalidInput, match="timeout"),
+        store.lock(timeout=float("nan")),
+    ):
+        pass
+
+
+# -- following the log ----------------------------------------------------------------------
+
+
+def test_an_append_notifies_the_new_length_on_the_store_channel(url: str) -> None:
+    with PostgresStore(url) as store, psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f'LISTEN "{store.channel}"'.encode())
+        store.append(records(0, 3))
+        store.append(records(3, 4))
+        payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=2)]
+    assert payloads == ["3", "4"]
+
+
+def test_follow_returns_records_another_process_appends(url: str) -> None:
+    with PostgresStore(url) as writer, PostgresStore(url) as follower:
+        writer.append(records(0, 2))
+        assert follower.follow(0, timeout=0) == records(0, 2)
+        assert follower.follow(1, timeout=0) == records(1, 2)
+        assert follower.follow(0, timeout=0, limit=1) == records(0, 1)
+        assert follower.follow(2, timeout=0.2) == []
+
+        got: list[list[LogRecord]] = []
+        thread = threading.Thread(target=lambda: got.append(follower.follow(2, timeout=30)))
+        thread.start()
+        time.sleep(0.2)  # the follower is waiting
+        writer.append(records(2, 5))
+        thread.join(30)
+        assert got == [records(2, 5)]
+
+
+def test_follow_listens_again_after_losing_its_connection(url: str) -> None:
+    with PostgresStore(url) as writer, PostgresStore(url) as follower:
+        assert follower.follow(0, timeout=0) == []  # the listening connection is open
+        sql(
+            url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+        )
+        writer.append(records(0, 1))
+        assert follower.follow(0, timeout=10) == records(0, 1)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((-1, 1.0), "after: must be 0 or more"),
+        ((0, -1.0), "timeout: must be a number of seconds"),
+        ((0, float("inf")), "timeout: must be a number of seconds"),
+    ],
+)
+def test_follow_refuses_bad_arguments(url: str, args: tuple[int, float], expected: str) -> None:
+    with PostgresStore(url) as store, pytest.raises(InvalidInput, match=expected):
+        store.follow(*args)
+
+
+def test_follow_on_a_closed_store_raises(url: str) -> None:
+    store = PostgresStore(url)
+    store.close()
+    with pytest.raises(StorageError, match="closed"):
+        store.follow(0, timeout=0)
+
+
+# -- integrity on open --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", [1, 4])  # inside the log, and its last record
+def test_a_damaged_record_is_refused_on_open_and_on_read(url: str, where: int) -> None:
+    with PostgresStore(url) as store:
+        store.append(records(0, 5))
+        sql(url, f"UPDATE accord_log SET event = 'tampered'::bytea WHERE idx = {where}")
+        with pytest.raises(StorageError, match=f"log record {where} is damaged"):
+            list(store.read())
+        assert list(store.read(0, where)) == records(0, where)
+    with pytest.raises(StorageError, match=f"log record {where} is damaged .*never rewritten"):
+        PostgresStore(url)
+    sql(url, f"UPDATE accord_log SET event = '{record(where).event.decode()}' WHERE idx = {where}")
+    with PostgresStore(url) as again:  # repaired: nothing was dropped or changed meanwhile
+        assert list(again.read()) == records(0, 5)
+
+
+def test_verify_tail_checks_only_records_after_the_latest_head(url: str) -> None:
+    with PostgresStore(url) as store:
+        store.append(records(0, 6))
+        store.put_head(head(4))
+    sql(url, "UPDATE accord_log SET salt = 'x'::bytea WHERE idx = 1")
+    with pytest.raises(StorageError, match="log record 1 is damaged"):
+        PostgresStore(url, verify="full")
+    with PostgresStore(url, verify="tail") as store:
+        assert list(store.read(2)) == records(2, 6)
+        with pytest.raises(StorageError, match="log record 1 is damaged"):
+            list(store.read())
+    sql(url, "UPDATE accord_log SET salt = 'x'::bytea WHERE idx = 5")
+    with pytest.raises(StorageError, match="log record 5 is damaged"):
+        PostgresStore(url, verify="tail")
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("DELETE FROM accord_log WHERE idx = 2", "1 log record\\(s\\) below 5 missing"),
+        ("DELETE FROM accord_log WHERE idx = 0", "log records 0..0 are missing"),
+        ("DELETE FROM accord_log WHERE idx >= 3", "covers 4 records but the log holds 3"),
+    ],
+)
+def test_missing_records_are_refused_on_open(url: str, damage: str, expected: str) -> None:
+    with PostgresStore(url) as store:
+        store.append(records(0, 5))
+        store.put_head(head(4))
+    sql(url, damage)
+    with pytest.raises(StorageError, match=expected):
+        PostgresStore(url)
+
+
+def test_damaged_heads_meta_and_snapshots_are_detected(url: str) -> None:
+    with PostgresStore(url) as store:
+        store.append(records(0, 4))
+        store.put_head(head(3))
+        store.put_meta("seed", b"secret")
+        store.put_snapshot(Snapshot(2, b"two"))
+        store.put_snapshot(Snapshot(4, b"four"))
+        sql(url, "UPDATE accord_heads SET key_id = 'key-2'")
+        sql(url, "UPDATE accord_meta SET value = 'other'::bytea")
+        sql(url, "UPDATE accord_snapshots SET data = 'fake'::bytea WHERE upto_index = 4")
+        with pytest.raises(StorageError, match="tree head of size 3 is damaged"):
+            store.latest_head()
+        with pytest.raises(StorageError, match="meta value 'seed' is damaged"):
+            store.get_meta("seed")
+        assert store.latest_snapshot() == Snapshot(2, b"two")  # the older intact one
+
+
+# -- identity -------------------------------------------------------------------------------
+
+
+def test_tables_of_the_same_names_that_are_not_a_store_are_refused(url: str) -> None:
+    sql(url, "CREATE TABLE accord_log (x int)")
+    with pytest.raises(StorageError, match="tables accord_log exist but are not an Accord store"):
+        PostgresStore(url)
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+            "AND relkind = 'r'"
+        ).fetchall()
+    assert tables == [("accord_log",)]  # nothing was created
+
+
+def test_another_schema_version_is_refused(url: str) -> None:
+    PostgresStore(url).close()
+    sql(url, "UPDATE accord_store SET version = 2")
+    with pytest.raises(StorageError, match="schema version 2; this Accord reads version 1"):
+        PostgresStore(url)
+
+
+def test_two_stores_opening_an_empty_schema_at_once_both_succeed(url: str) -> None:
+    opened: list[PostgresStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresStore(url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    opened[0].append(records(0, 1))
+    assert [list(s.read()) for s in opened] == [records(0, 1)] * 4
+    for s in opened:
+        s.close()
+
+
+def test_a_missing_schema_is_named(pg_cluster: pg.Cluster) -> None:
+    with pytest.raises(StorageError, match="no schema of the search_path exists"):
+        PostgresStore(pg_cluster.url(schema="no_such_schema"))
+
+
+def test_a_bad_url_and_an_unreachable_server_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="store: not a PostgreSQL connection URL"):
+        PostgresStore("postgresql://[bad")
+    with pytest.raises(StorageError, match="cannot connect to the postgresql store accord"):
+        PostgresStore(f"postgresql:///accord?host={tmp_path}", connect_timeout_s=2)
+
+
+# -- failures -------------------------------------------------------------------------------
+
+
+def test_a_lost_write_connection_fails_the_write_and_the_store_refuses_writes_until_reopened(
+    url: str,
+) -> None:
+    store = PostgresStore(url)
+    try:
+        store.append(records(0, 2))
+        sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE application_name = 'accord' AND pid <> pg_backend_pid()")  # fmt: skip
+        with pytest.raises(StorageError, match=r"append of records 2\.\.2 failed"):
+            store.append(records(2, 3))
+        with pytest.raises(StorageError, match="refuses writes until it is reopened"):
+            store.put_meta("k", b"v")
+        assert list(store.read()) == records(0, 2)  # reads reconnect
+    finally:
+        store.close()
+    with PostgresStore(url) as again:
+        again.append(records(2, 3))
+        assert again.next_index() == 3
+
+
+def test_bad_records_are_refused_before_touching_the_database(url: str) -> None:
+    with PostgresStore(url) as store:
+        with pytest.raises(StorageError, match="time must be a string without NUL"):
+            store.append([LogRecord(0, "2026\x00", b"e", b"s", b"l")])
+        with pytest.raises(StorageError, match="must be bytes"):
+            store.append([LogRecord(0, "t", "e", b"s", b"l")])  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="key: must not contain NUL"):
+            store.put_meta("a\x00b", b"v")
+        assert store.next_index() == 0
+
+
+# -- durability -----------------------------------------------------------------------------
+
+APPENDER = r"""
+import hashlib, sys, threading
+from accord.store import GroupCommitter, LogRecord
+from accord.store.postgres import PostgresStore
+
+def record(i):
+    event = b'{"log_index":%d,"type":"heartbeat"}' % i
+    salt = hashlib.sha256(b"salt %d" % i).digest()[:16]
+    leaf = hashlib.sha256(b"\x00" + hashlib.sha256(salt + event).digest()).digest()
+    return LogRecord(i, "2026-11-22T10:00:00Z", event, salt, leaf)
+
+store = PostgresStore(sys.argv[1])
+committer = GroupCommitter(store)
+lock, out = threading.Lock(), threading.Lock()
+next_free = [store.next_index()]
+
+def client(seed):
+    while True:
+        with lock:
+            first = next_free[0]
+            batch = [record(i) for i in range(first, first + 1 + (first + seed) % 3)]
+            next_free[0] += len(batch)
+            done = committer.submit(batch)
+        try:
+            done.result()  # durable: only now is the batch acknowledged
+        except Exception:
+            return
+        with out:
+            sys.stdout.write("".join("%d\n" % r.index for r in batch))
+            sys.stdout.flush()
+
+threads = [threading.Thread(target=client, args=(s,), daemon=True) for s in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def acknowledged_until(proc: subprocess.Popen[str], count: int) -> list[int]:
+    assert proc.stdout is not None
+    acked: list[int] = []
+    while len(acked) < count:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "child ended"
+        acked.append(int(line))
+    return acked
+
+
+def test_nothing_acknowledged_is_lost_when_the_client_is_killed(url: str) -> None:
+    PostgresStore(url).close()
+    proc = child(APPENDER, url)
+    acked = acknowledged_until(proc, 300)
+    proc.send_signal(signal.SIGKILL)
+    out, _ = proc.communicate(timeout=30)
+    acked += [int(line) for line in out.splitlines() if line.strip()]
+    with PostgresStore(url) as store:
+        log = list(store.read())
+    assert log == records(0, len(log))
+    assert set(acked) <= set(range(len(log)))
+
+
+def test_nothing_acknowledged_is_lost_when_the_server_crashes(
+    url: str, pg_cluster: pg.Cluster
+) -> None:
+    PostgresStore(url).close()
+    proc = child(APPENDER, url)
+    try:
+        acked = acknowledged_until(proc, 300)
+        pg_cluster.stop("immediate")  # no checkpoint: recovery replays the WAL
+    finally:
+        pg_cluster.start()
+    out, _ = proc.communicate(timeout=60)
+    acked += [int(line) for line in out.splitlines() if line.strip()]
+    with PostgresStore(url) as store:
+        log = list(store.read())
+    assert log == records(0, len(log))
+    assert set(acked) <= set(range(len(log)))
+    assert len(acked) >= 300
