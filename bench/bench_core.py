@@ -1,0 +1,194 @@
+"""Benchmarks of the core's hot paths (printed, never asserted). Results: docs/PERF-core.md.
+
+    PYTHONPATH=src .venv/bin/python bench/bench_core.py [--sizes 100000,1000000] [--requests 2000]
+
+1. verdict latency: one clearance request (a disc of 100-500 m, hazard 0-2 km) judged against N
+   sites (points with 10-100 m uncertainty scattered uniformly over a 10 x 10 degree region around
+   34.9N 71E, i.e. about 1,000 km x 1,100 km) -- the full rules R1-R9 through the indexes;
+2. position updates: batches of UpdatePositions for 10^5 units moving a few metres, with 500 open
+   clearances among them, decide (which recomputes the affected verdicts) + evolve, per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+from accord.core import commands as cmd
+from accord.core.decide import decide, evolve
+from accord.core.model import fmt_time
+from accord.core.state import ClearanceRec, State
+from accord.core.verdict import Scratch, evaluate
+from accord.geo.datums import NO_TRANSFORMATION
+from accord.geo.location import Position
+from accord.geo.shapes import Disc
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+LON0, LAT0, SPAN = 71.0, 34.9, 5.0
+
+
+def presence_event(  # noqa: PLR0917
+    owner: str, pid: str, lon: float, lat: float, unc: float, kind: str
+) -> dict:
+    return {
+        "type": "presence_upserted",
+        "time": fmt_time(T0.timestamp()),
+        "party": owner,
+        "id": pid,
+        "kind": kind,
+        "label": "",
+        "position": {
+            "input": {"type": "Point", "coordinates": [lon, lat]},
+            "wgs84": {"type": "Point", "coordinates": [lon, lat]},
+            "transformation": {"description": "none", "accuracy_m": 0.0, "ballpark": False},
+            "added_uncertainty_m": 0.0,
+            "uncertainty_m": unc,
+            "datum_warning": None,
+        },
+        "uncertainty_m": unc,
+        "area": None,
+        "shape": None,
+        "valid_from": None,
+        "valid_until": None,
+        "max_speed_mps": 30.0 if kind == "unit" else None,
+        # exact for everyone, so that the probing budget (R14) does not refuse the bench's requests
+        "disclosure": {"default": "exact", "parties": {}},
+        "version": 1,
+    }
+
+
+def build(n_sites: int, n_units: int, rng: random.Random) -> State:
+    s = State.empty()
+    for p in ("alpha", "bravo", "charlie", *(f"r{i}" for i in range(10))):
+        s = evolve(
+            s,
+            {
+                "type": "party_registered",
+                "time": fmt_time(T0.timestamp()),
+                "party": "admin",
+                "id": p,
+                "name": p,
+            },
+        )
+    for i in range(n_sites):
+        lon = LON0 + rng.uniform(-SPAN, SPAN)
+        lat = LAT0 + rng.uniform(-SPAN, SPAN)
+        evolve(s, presence_event("bravo", f"s{i}", lon, lat, rng.uniform(10, 100), "site"))
+    for i in range(n_units):
+        lon = LON0 + rng.uniform(-SPAN, SPAN)
+        lat = LAT0 + rng.uniform(-SPAN, SPAN)
+        evolve(s, presence_event("charlie", f"u{i}", lon, lat, 20.0, "unit"))
+    return s
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def bench_verdict(n: int, requests: int, rng: random.Random) -> None:
+    t = time.perf_counter()
+    s = build(n, 0, rng)
+    built = time.perf_counter() - t
+    now = T0.timestamp()
+    times: list[float] = []
+    statuses: dict[str, int] = {}
+    for i in range(requests):
+        lon = LON0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+        lat = LAT0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+        c = ClearanceRec(
+            id=f"b{i}",
+            requester="alpha",
+            area=Disc(lon, lat, rng.uniform(100, 500)),
+            area_json={},
+            radius_m=None,
+            width_m=None,
+            hazard_m=rng.uniform(0, 2000),
+            window_start=now,
+            window_end=now + 3600,
+            purpose="",
+            confirm=(),
+            requested=now,
+        )
+        t0 = time.perf_counter_ns()
+        ev = evaluate(Scratch(s), c, now)
+        times.append((time.perf_counter_ns() - t0) / 1000)
+        statuses[ev.status] = statuses.get(ev.status, 0) + 1
+    print(
+        f"verdict  N={n:>9,}  build {built:6.1f} s  p50 {statistics.median(times):7.1f} us  "
+        f"p90 {pct(times, 0.9):7.1f} us  p99 {pct(times, 0.99):7.1f} us  {statuses}"
+    )
+
+
+def bench_updates(
+    n_units: int, n_clearances: int, batch: int, batches: int, rng: random.Random
+) -> None:
+    s = build(0, n_units, rng)
+    now = T0
+    for i in range(n_clearances):
+        lon = LON0 + rng.uniform(-SPAN, SPAN)
+        lat = LAT0 + rng.uniform(-SPAN, SPAN)
+        c = cmd.RequestClearance(
+            f"r{i % 10}",
+            f"c{i}",
+            Disc(lon, lat, 300),
+            {},
+            300,
+            None,
+            2000,
+            now,
+            now + timedelta(hours=6),
+            "",
+            (),
+        )
+        for e in decide(s, c, now):
+            evolve(s, e)
+    pos = {f"u{i}": s.presences[f"charlie:u{i}"] for i in range(n_units)}
+    keys = list(pos)
+    total = 0
+    verdict_events = 0
+    elapsed = 0.0
+    for b in range(batches):
+        now = T0 + timedelta(seconds=0.01 * (b + 1))  # units report often: tracks stay fresh
+        ups = []
+        for k in rng.sample(keys, batch):
+            p = pos[k]
+            lon = p.lon + rng.uniform(-2e-4, 2e-4)
+            lat = p.lat + rng.uniform(-2e-4, 2e-4)
+            position = Position(
+                lon, lat, 0.0, {"type": "Point", "coordinates": [lon, lat]}, NO_TRANSFORMATION, None
+            )
+            ups.append(cmd.PositionUpdate(k, position, 20.0, now))
+        command = cmd.UpdatePositions("charlie", tuple(ups))
+        t0 = time.perf_counter()
+        events = decide(s, command, now)
+        for e in events:
+            evolve(s, e)
+        elapsed += time.perf_counter() - t0
+        total += batch
+        verdict_events += len(events) - 1
+    print(
+        f"updates  units={n_units:,} clearances={n_clearances} batch={batch}: "
+        f"{total / elapsed:9,.0f} updates/s  ({verdict_events} verdict events)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--units", type=int, default=100_000)
+    ap.add_argument("--clearances", type=int, default=500)
+    args = ap.parse_args()
+    rng = random.Random(7)
+    for n in (int(x) for x in args.sizes.split(",")):
+        bench_verdict(n, args.requests, rng)
+    for batch in (100, 1000):
+        bench_updates(args.units, args.clearances, batch, max(20, 20_000 // batch), rng)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""The verdict rules R1-R9 (docs/RULES.md) and the valid_until computation (R10).
+
+A clearance with window ``[ws, we]`` is judged at ``t = max(now, ws)``. Every input is read through
+a :class:`Scratch`: the state plus not-yet-applied changes (the presences, parties, alerts, zones a
+command is about to change), so ``decide`` can judge the world *after* a command without mutating
+the state. Cheap tests come first (time overlap), then index candidates, then the exact geodesic
+predicate (:func:`accord.geo.distance.within`, which counts a near-miss within the error bound as a
+conflict, invariant 7).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from accord.core.model import (
+    CONFLICT_CODES,
+    TRACK_MAX_UNCERTAINTY_M,
+    UNIT_HORIZON_M,
+    Reason,
+    Verdict,
+)
+from accord.core.state import (
+    AlertRec,
+    ClearanceRec,
+    PartyRec,
+    PresenceRec,
+    State,
+    presence_key,
+)
+from accord.errors import NotFound
+from accord.geo.distance import distance, within
+from accord.geo.index import bounds
+from accord.geo.shapes import Disc
+
+__all__ = ["Evaluation", "Scratch", "evaluate", "verdict"]
+
+_EPS_M = 1e-6
+_CODE_ORDER = {
+    "conflict": 0,
+    "confirmed_present": 1,
+    "alert": 2,
+    "stale_track": 3,
+    "awaiting_confirmation": 4,
+    "checking": 5,
+    "stale": 6,
+    "boundary_discrepancy": 7,
+}
+
+
+class Scratch:
+    """The state seen through pending changes (nothing here mutates ``state``)."""
+
+    __slots__ = ("alerts", "layer_owners", "parties", "presences", "state", "zones")
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.presences: dict[str, PresenceRec | None] = {}  # key -> new record, or None (removed)
+        self.parties: dict[str, PartyRec] = {}
+        self.alerts: list[AlertRec] = []
+        self.zones: list[Any] | None = None  # replaces state.zones when set
+        # layers are public facts; owners of new layers come with the zones' layer ids
+        self.layer_owners: dict[str, str] = {}
+
+    def presence(self, key: str) -> PresenceRec | None:
+        if key in self.presences:
+            return self.presences[key]
+        return self.state.presences.get(key)
+
+    def party(self, pid: str) -> PartyRec | None:
+        p = self.parties.get(pid)
+        return p if p is not None else self.state.parties.get(pid)
+
+    def layer_owner(self, lid: str) -> str | None:
+        ly = self.state.layers.get(lid)
+        return ly.owner if ly is not None else self.layer_owners.get(lid)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    status: str  # clear | conflict | unresolved
+    reasons: tuple[Reason, ...]
+    valid_until: float | None  # only for clear
+
+
+def _overlaps(p: PresenceRec, ws: float, we: float) -> bool:
+    vf = p.valid_from
+    vu = p.valid_until
+    return (vf is None or vf <= we) and (vu is None or vu >= ws)
+
+
+def _geometry(p: PresenceRec) -> dict[str, Any]:
+    if p.area is not None:
+        return dict(p.area_json) if isinstance(p.area_json, dict) else {"type": "Polygon"}
+    return {"type": "Point", "coordinates": [p.lon, p.lat]}
+
+
+def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
+    return Reason(
+        code=code,
+        party=p.owner,
+        presence=p.id,
+        distance_m=round(max(metres, 0.0), 1),
+        geometry=_geometry(p),
+    )
+
+
+def aor_parties(sc: Scratch, c: ClearanceRec, known: bool) -> set[str]:
+    """Parties whose AOR touches the clearance's area + hazard (R5)."""
+    if known:
+        out = set(c.aor_parties)
+        for pid, rec in sc.parties.items():
+            out.discard(pid)
+            if rec.aor is not None and within(rec.aor, c.area, c.hazard_m):
+                out.add(pid)
+        return out
+    out = set()
+    for pid in set(sc.state.parties) | set(sc.parties):
+        found = sc.party(pid)
+        if found is not None and found.aor is not None and within(found.aor, c.area, c.hazard_m):
+            out.add(pid)
+    return out
+
+
+def evaluate(
+    sc: Scratch,
+    c: ClearanceRec,
+    now: float,
+    answers: dict[str, tuple[str, str | None, float]] | None = None,
+) -> Evaluation:
+    """Apply the rules to clearance ``c`` at ``t = max(now, window_start)``."""
+    st = sc.state
+    t = max(now, c.window_start)
+    ws = c.window_start
+    we = c.window_end
+    hz = c.hazard_m
+    area = c.area
+    reasons: list[Reason] = []
+    flips: list[float] = [we]
+    over = sc.presences
+
+    # R1: sites (static presences) within hazard + uncertainty
+    presences = st.presences
+    cands = st.sites.query(area, hz)
+    if over:
+        cands.difference_update(over)
+        site_boxes = bounds(area, hz)
+        cands.update(
+            k
+            for k, p in over.items()
+            if p is not None and not p.is_unit and _may_reach(site_boxes, p, p.unc)
+        )
+    for key in cands:
+        p = over[key] if key in over else presences[key]
+        if p is None or not _overlaps(p, ws, we):
+            continue
+        shape = p.shape()
+        if within(shape, area, hz + p.unc):
+            reasons.append(_presence_reason("conflict", p, distance(shape, area).metres))
+
+    # R1 + R6: units, their uncertainty grown by max speed x track age
+    ucands = (
+        st.units.query(area, hz + UNIT_HORIZON_M + TRACK_MAX_UNCERTAINTY_M)
+        if len(st.units)
+        else set()
+    )
+    if st.stale_buckets:
+        stale = st.stale_units(t)
+        if stale:
+            boxes = bounds(area, hz)
+            for key in stale:
+                p = presences.get(key)
+                if p is not None and _may_reach(boxes, p, p.unc + p.speed * max(0.0, t - p.fix)):
+                    ucands.add(key)
+    if over:
+        ucands.difference_update(over)
+        unit_boxes = bounds(area, hz + UNIT_HORIZON_M)
+        for k, p in over.items():
+            if p is not None and p.is_unit:
+                g = max(p.index_reach(), p.unc + p.speed * max(0.0, t - p.fix))
+                if _may_reach(unit_boxes, p, g):
+                    ucands.add(k)
+    for key in ucands:
+        p = over[key] if key in over else presences[key]
+        if p is None or not p.is_unit or not _overlaps(p, ws, we):
+            continue
+        d = distance(p.shape(), area)
+        lower = d.metres - d.error_m
+        unc = p.unc
+        s = p.speed
+        grown = unc + s * max(0.0, t - p.fix)
+        if t >= p.stale_time():
+            if lower <= hz + unc + _EPS_M:
+                reasons.append(_presence_reason("conflict", p, d.metres))
+            elif lower <= hz + grown + _EPS_M:
+                reasons.append(_presence_reason("stale_track", p, d.metres))
+            elif s > 0.0:
+                flips.append(p.fix + (lower - hz - unc) / s)
+        elif lower <= hz + grown + _EPS_M:
+            reasons.append(_presence_reason("conflict", p, d.metres))
+        elif s > 0.0:
+            # the grown disc reaches the hazard area at this time (R10)
+            flips.append(p.fix + (lower - hz - unc) / s)
+    vmax = max(st.speed_counts) if st.speed_counts else 0.0
+    for p in over.values():
+        if p is not None and p.is_unit:
+            vmax = max(vmax, p.speed)
+    if vmax > 0.0:
+        flips.append(t + UNIT_HORIZON_M / vmax)
+
+    # R2 / R3 / R4: asked parties
+    ans = c.answers if answers is None else answers
+    for asked in c.confirm:
+        answer = ans.get(asked)
+        if answer is None:
+            reasons.append(Reason("awaiting_confirmation", party=asked))
+        elif answer[0] == "present":
+            reasons.append(Reason("confirmed_present", party=asked))
+        elif answer[0] == "checking":
+            reasons.append(Reason("checking", party=asked))
+        # only "absent" adds no reason
+
+    # R5: stale AOR heartbeats
+    for pid in sorted(aor_parties(sc, c, c.id in st.clearances)):
+        holder = sc.party(pid)
+        if holder is None or holder.aor is None or holder.max_staleness_s is None:
+            continue
+        hb = holder.last_heartbeat
+        if hb is None or t >= hb + holder.max_staleness_s:
+            reasons.append(Reason("stale", party=pid))
+        else:
+            flips.append(hb + holder.max_staleness_s)
+
+    # R7: boundary discrepancy zones
+    zones = st.zones if sc.zones is None else sc.zones
+    for z in zones:
+        if not within(z.area, area, hz):
+            continue
+        owners = {sc.layer_owner(lid) for lid in z.layers}
+        concerned = {o for o in owners if o is not None and o != c.requester}
+        if concerned and all((ans.get(o) or ("",))[0] == "absent" for o in concerned):
+            continue
+        reasons.append(
+            Reason(
+                "boundary_discrepancy",
+                layers=tuple(sorted(z.layers)),
+                distance_m=round(float(z.max_separation_m), 1),
+            )
+        )
+
+    # R8: active under-fire / troops-in-contact alerts whose radius reaches area + hazard
+    for al in _active_alerts(sc, now):
+        if al.raised <= t < al.expires and within(Disc(al.lon, al.lat, al.radius_m), area, hz):
+            reasons.append(Reason("alert", party=al.party, alert=al.id))
+
+    # R9: combine
+    reasons.sort(key=_reason_order)
+    if any(r.code in CONFLICT_CODES for r in reasons):
+        return Evaluation("conflict", tuple(reasons), None)
+    if reasons:
+        return Evaluation("unresolved", tuple(reasons), None)
+    return Evaluation("clear", (), min(flips))
+
+
+_M_PER_DEG = 110_574.0  # the shortest degree of latitude (at the equator), metres
+
+
+def _may_reach(boxes: list[tuple[float, float, float, float]], p: PresenceRec, g: float) -> bool:
+    """Whether the presence's point grown by ``g`` metres may meet one of ``boxes`` (a cheap,
+    conservative test in degrees, as accord.geo.index grows boxes; areas always pass)."""
+    if p.area is not None:
+        return True
+    dlat = g * 1.000001 / _M_PER_DEG + 1e-9
+    lat = p.lat
+    if abs(lat) + dlat >= 89.0:
+        return True
+    dlon = dlat / math.cos(math.radians(abs(lat) + dlat))
+    if dlon >= 180.0:
+        return True
+    lon = p.lon
+    for w, s, e, n in boxes:
+        if lat + dlat < s or lat - dlat > n:
+            continue
+        for shift in (0.0, 360.0, -360.0):
+            x = lon + shift
+            if x + dlon >= w and x - dlon <= e:
+                return True
+    return False
+
+
+def _active_alerts(sc: Scratch, now: float) -> list[AlertRec]:
+    out: list[AlertRec] = []
+    for a in reversed(sc.state.alerts.values()):
+        if a.expires <= now:
+            break  # alerts last equally long: earlier ones expired too
+        out.append(a)
+    out.extend(sc.alerts)
+    return out
+
+
+def _reason_order(r: Reason) -> tuple[object, ...]:
+    return (
+        _CODE_ORDER.get(r.code, 99),
+        r.party or "",
+        r.presence or "",
+        r.layers,
+        r.alert or "",
+    )
+
+
+def verdict(state: State, clearance_id: str, now: datetime) -> Verdict:
+    """The verdict the rules give now for a stored clearance (it does not change the state)."""
+    c = state.clearances.get(clearance_id)
+    if c is None:
+        raise NotFound(f"clearance {clearance_id} not found")
+    if c.status == "closed":
+        return Verdict("closed", c.reasons, None)
+    ev = evaluate(Scratch(state), c, now.timestamp())
+    vu = None
+    if ev.valid_until is not None and math.isfinite(ev.valid_until):
+        vu = datetime.fromtimestamp(ev.valid_until, UTC)
+    return Verdict(ev.status, ev.reasons, vu)
+
+
+def reason_presence_key(r: Reason) -> str | None:
+    if r.presence is None or r.party is None:
+        return None
+    return presence_key(r.party, r.presence)
