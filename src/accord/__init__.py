@@ -1,4 +1,5 @@
-"""Accord: multi-party deconfliction. Is anyone inside the hazard area of what we are about to do?"""
+"""Accord: multi-party deconfliction. Is anyone inside the hazard area of what we are about to
+do?"""
 
 from accord.errors import (
     AccordError,

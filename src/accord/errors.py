@@ -42,7 +42,8 @@ class AccordError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One fault in one field of an input: ``field`` is a dotted path such as ``area.coordinates``."""
+    """One fault in one field of an input: ``field`` is a dotted path such as
+    ``area.coordinates``."""
 
     field: str
     message: str

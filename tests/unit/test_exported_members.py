@@ -1,4 +1,5 @@
-"""Every name in a public ``__all__`` exists, and every public top-level name is listed (httpx style)."""
+"""Every name in a public ``__all__`` exists, and every public top-level name is listed
+(httpx style)."""
 
 import importlib
 

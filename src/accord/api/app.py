@@ -1,0 +1,512 @@
+"""The HTTP API of SPEC.md: ``create_app(service, auth)`` returns the ASGI application."""
+
+import asyncio
+import hashlib
+import json
+import math
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from anyio import to_thread
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import AwareDatetime, ValidationError
+
+from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers
+from accord.api.schemas import (
+    AckIn,
+    AlertIn,
+    AnswerIn,
+    AorIn,
+    ClearanceIn,
+    LayerIn,
+    PartyIn,
+    PositionIn,
+    PresenceIn,
+)
+from accord.core import commands as cmd
+from accord.core import disclosure as views
+from accord.core.state import State
+from accord.errors import (
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from accord.geo.discrepancy import BoundaryLayer, discrepancy_zones
+from accord.geo.parse import shape_to_geojson
+from accord.service import Service
+
+__all__ = ["ADMIN", "Auth", "create_app"]
+
+ADMIN = "admin"
+MAX_BODY = 8 * 1024 * 1024
+MAX_BATCH = 10_000
+SSE_KEEPALIVE_S = 15.0
+WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+T = TypeVar("T")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Auth:
+    """Bearer tokens, stored hashed: the admin's and each party's."""
+
+    TOKEN_META = "token:"
+
+    def __init__(self, service: Service, admin_token: str) -> None:
+        self.service = service
+        self._admin = token_hash(admin_token)
+
+    def issue(self, party: str) -> str:
+        token = secrets.token_urlsafe(32)
+        self.service.store.put_meta(self.TOKEN_META + token_hash(token), party.encode())
+        return token
+
+    def party_of(self, token: str) -> str:
+        digest = token_hash(token)
+        if secrets.compare_digest(digest, self._admin):
+            return ADMIN
+        party = self.service.store.get_meta(self.TOKEN_META + digest)
+        if party is None:
+            raise Unauthorized("the token is not valid")
+        name = party.decode()
+        if not self.service.read(lambda s: name in s.parties):
+            raise Unauthorized("the token's party is not registered")
+        return name
+
+
+class _Pulse:
+    """Wakes event streams (on the event loop) when the durable log grows (on a writer thread)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event = asyncio.Event()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def fire(self, _size: int) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    def waiter(self) -> asyncio.Event:
+        return self._event
+
+
+def create_app(service: Service, auth: Auth) -> FastAPI:
+    pulse = _Pulse()
+    service.add_listener(pulse.fire)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pulse.bind(asyncio.get_running_loop())
+        yield
+
+    app = FastAPI(
+        title="Accord",
+        version="1",
+        summary="Multi-party deconfliction: is anyone inside the hazard area?",
+        lifespan=lifespan,
+    )
+    app.router.route_class = StrictJSONRoute
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise Unauthorized("send Authorization: Bearer <token>")
+        return auth.party_of(authorization.removeprefix("Bearer ").strip())
+
+    def party(who: Annotated[str, Depends(caller)]) -> str:
+        if who == ADMIN:
+            raise Forbidden("the admin token registers parties; act with a party's token")
+        return who
+
+    def optional_caller(authorization: Annotated[str | None, Header()] = None) -> str | None:
+        return caller(authorization) if authorization else None
+
+    Party = Annotated[str, Depends(party)]  # noqa: N806 (a type alias for the endpoints)
+
+    def read(fn: Callable[[State], T]) -> T:
+        return service.read(fn)
+
+    def found(value: T | None, what: str) -> T:
+        if value is None:
+            raise NotFound(f"no {what} visible to you")
+        return value
+
+    # -- parties ---------------------------------------------------------------------------------
+
+    @app.post("/v1/parties", status_code=201, tags=["parties"])
+    def register_party(body: PartyIn, who: Annotated[str, Depends(caller)]) -> dict[str, Any]:
+        if who != ADMIN:
+            raise Forbidden("only the admin registers parties")
+        service.execute(body.command())
+        return {"id": body.id, "name": body.name, "token": auth.issue(body.id)}
+
+    @app.get("/v1/parties", tags=["parties"])
+    def list_parties(who: Party) -> list[dict[str, Any]]:
+        now = service.clock()
+        return read(lambda s: views.parties_view(s, now))
+
+    @app.put("/v1/parties/{id}/aor", tags=["parties"])
+    def set_aor(id: str, body: AorIn, who: Party) -> dict[str, Any]:
+        if id != who:
+            raise Forbidden("a party sets only its own area of responsibility")
+        events = service.execute(body.command(who))
+        return {"party": who, "max_staleness_s": body.max_staleness_s, "log_index": _last(events)}
+
+    @app.post("/v1/heartbeat", tags=["parties"])
+    def heartbeat(
+        who: Party, body: Annotated[dict[str, Any] | None, Body()] = None
+    ) -> dict[str, Any]:
+        events = service.execute(cmd.Heartbeat(party=who))
+        return {"party": who, "time": events[-1]["time"], "log_index": _last(events)}
+
+    # -- presences -------------------------------------------------------------------------------
+
+    @app.put("/v1/presences/{id}", tags=["presences"])
+    def put_presence(id: str, body: PresenceIn, who: Party) -> JSONResponse:
+        _check_id(id)
+        events = service.execute(body.command(who, id))
+        view = read(lambda s: views.presence_view(s, id, who))
+        created = any(e.get("version") == 1 for e in events if e["type"] == "presence_upserted")
+        return JSONResponse(view, status_code=201 if created else 200)
+
+    @app.get("/v1/presences/{id}", tags=["presences"])
+    def get_presence(id: str, who: Party) -> dict[str, Any]:
+        return found(read(lambda s: views.presence_view(s, id, who)), "presence")
+
+    @app.delete("/v1/presences/{id}", status_code=204, tags=["presences"])
+    def delete_presence(id: str, who: Party) -> Response:
+        service.execute(cmd.RemovePresence(party=who, id=id))
+        return Response(status_code=204)
+
+    @app.post("/v1/presences", tags=["presences"])
+    def bulk_presences(who: Party, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        items = _feature_commands(body, who)
+        service.execute(cmd.UpsertPresences(party=who, items=tuple(items)))
+        return {"upserted": len(items)}
+
+    @app.get("/v1/presences", tags=["presences"])
+    def list_presences(who: Party, bbox: str | None = None) -> dict[str, Any]:
+        box = _bbox(bbox) if bbox else None
+        return read(lambda s: views.presence_features(s, who, box))
+
+    @app.post("/v1/positions", tags=["presences"])
+    def positions(who: Party, body: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
+        if len(body) > MAX_BATCH:
+            raise PayloadTooLarge("body", f"at most {MAX_BATCH} positions per request")
+        updates = []
+        for i, item in enumerate(body):
+            updates.append(_model(PositionIn, item, f"[{i}]").update(f"[{i}]"))
+        service.execute(cmd.UpdatePositions(party=who, updates=tuple(updates)))
+        return {"accepted": len(updates)}
+
+    # -- layers ----------------------------------------------------------------------------------
+
+    @app.post("/v1/layers", status_code=201, tags=["layers"])
+    def add_layer(body: LayerIn, who: Party) -> dict[str, Any]:
+        events = service.execute(body.command(who))
+        added = next(e for e in events if e["type"] == "layer_added")
+        return {
+            "id": added["id"],
+            "name": body.name,
+            "role": body.role,
+            "party": who,
+            "log_index": added["log_index"],
+        }
+
+    @app.get("/v1/discrepancies", tags=["layers"])
+    def discrepancies(
+        who: Party, tolerance_m: Annotated[float, Query(gt=0, le=100_000)] = 100.0
+    ) -> dict[str, Any]:
+        layers = read(lambda s: [BoundaryLayer(r.id, r.geometry) for r in s.layers.values()])
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": shape_to_geojson(zone.area),
+                    "properties": {
+                        "layers": list(zone.layers),
+                        "max_separation_m": round(zone.max_separation_m, 1),
+                    },
+                }
+                for zone in discrepancy_zones(layers, tolerance_m)
+            ],
+        }
+
+    # -- clearances ------------------------------------------------------------------------------
+
+    @app.post("/v1/clearances", status_code=201, tags=["clearances"])
+    def request_clearance(body: ClearanceIn, who: Party) -> dict[str, Any]:
+        events = service.execute(body.command(who))
+        cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
+        return found(read(lambda s: views.clearance_view(s, cid, who)), "clearance")
+
+    @app.get("/v1/clearances/{id}", tags=["clearances"])
+    def get_clearance(id: str, who: Party) -> dict[str, Any]:
+        return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
+
+    @app.post("/v1/clearances/{id}/answers", tags=["clearances"])
+    def answer(id: str, body: AnswerIn, who: Party) -> dict[str, Any]:
+        service.execute(cmd.AnswerClearance(party=who, id=id, answer=body.answer, note=body.note))
+        return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
+
+    @app.post("/v1/clearances/{id}/close", tags=["clearances"])
+    def close(id: str, who: Party) -> dict[str, Any]:
+        service.execute(cmd.CloseClearance(party=who, id=id))
+        return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
+
+    @app.post("/v1/clearances/{id}/ack", tags=["clearances"])
+    def ack_clearance(id: str, body: AckIn, who: Party) -> dict[str, Any]:
+        service.execute(cmd.AckClearance(party=who, id=id, version=body.version))
+        return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
+
+    # -- alerts ----------------------------------------------------------------------------------
+
+    @app.post("/v1/alerts", status_code=201, tags=["alerts"])
+    def raise_alert(body: AlertIn, who: Party) -> dict[str, Any]:
+        events = service.execute(body.command(who))
+        raised = next(e for e in events if e["type"] == "alert_raised")
+        return {"id": raised["id"], "notified": raised["notified"]}
+
+    @app.get("/v1/alerts/{id}", tags=["alerts"])
+    def get_alert(id: str, who: Party) -> dict[str, Any]:
+        return found(read(lambda s: views.alert_view(s, id, who)), "alert")
+
+    @app.post("/v1/alerts/{id}/ack", tags=["alerts"])
+    def ack_alert(id: str, who: Party) -> dict[str, Any]:
+        service.execute(cmd.AckAlert(party=who, id=id))
+        return found(read(lambda s: views.alert_view(s, id, who)), "alert")
+
+    # -- events, timeline ------------------------------------------------------------------------
+
+    @app.get("/v1/events", tags=["events"], response_class=StreamingResponse)
+    async def events(
+        request: Request,
+        who: Party,
+        last_event_id: Annotated[str | None, Header()] = None,
+        since: Annotated[
+            int | None, Query(ge=-1, description="resume after this log index")
+        ] = None,
+    ) -> StreamingResponse:
+        after = _resume_point(last_event_id, since, service.durable_size)
+        return StreamingResponse(
+            _stream(request, who, after),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    async def _stream(request: Request, who: str, after: int) -> AsyncIterator[bytes]:
+        yield b"retry: 1000\n\n"
+        while not await request.is_disconnected():
+            waiter = pulse.waiter()
+            size = service.durable_size
+            if size > after + 1:
+                batch = await to_thread.run_sync(_views_for, who, after + 1, size)
+                for index, view in batch:
+                    data = json.dumps(view, separators=(",", ":"))
+                    yield f"id: {index}\nevent: {view['type']}\ndata: {data}\n\n".encode()
+                    if view["type"] == "check_fire" and view.get("party") == who:
+                        await to_thread.run_sync(_delivered, who, view)
+                after = size - 1
+                continue
+            try:
+                await asyncio.wait_for(waiter.wait(), SSE_KEEPALIVE_S)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+
+    def _views_for(who: str, start: int, stop: int) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for event, _salt in service.events(start, stop):
+            view = read(lambda s, e=event: views.event_view(s, e, who))  # type: ignore[misc]
+            if view is not None:
+                out.append((event["log_index"], view))
+        return out
+
+    def _delivered(who: str, view: dict[str, Any]) -> None:
+        service.execute(
+            cmd.MarkDelivered(party=who, alert=view["alert"], clearance=view["clearance"])
+        )
+
+    @app.get("/v1/timeline", tags=["events"])
+    def timeline(
+        who: Party,
+        start: AwareDatetime | None = None,
+        end: AwareDatetime | None = None,
+        bbox: str | None = None,
+    ) -> list[dict[str, Any]]:
+        box = _bbox(bbox) if bbox else None
+        logged = [event for event, _salt in service.events(0)]
+        return read(lambda s: views.timeline(s, logged, who, start, end, box))
+
+    # -- the log ---------------------------------------------------------------------------------
+
+    @app.get("/v1/log/head", tags=["log"])
+    def log_head() -> dict[str, Any]:
+        return service.head().to_json()
+
+    @app.get("/v1/log/key", tags=["log"])
+    def log_key() -> dict[str, Any]:
+        return service.signer.public_key_json()
+
+    @app.get("/v1/log/entries/{index}", tags=["log"])
+    def log_entry(
+        index: int, who: Annotated[str | None, Depends(optional_caller)] = None
+    ) -> dict[str, Any]:
+        rec = service.record(index)
+        if rec is None:
+            raise NotFound(f"no log entry {index}")
+        out: dict[str, Any] = {"index": index, "leaf_hash": rec.leaf_hash.hex()}
+        event = json.loads(rec.event)
+        if who is not None and (who == ADMIN or read(lambda s: views.may_see_raw(s, event, who))):
+            out["event"] = event
+            out["salt"] = rec.salt.hex()
+        return out
+
+    @app.get("/v1/log/proof/inclusion", tags=["log"])
+    def inclusion(
+        index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
+    ) -> dict[str, Any]:
+        _check_size(tree_size, service.durable_size, "tree_size")
+        if index >= tree_size:
+            raise InvalidInput("index", f"must be below tree_size ({tree_size})")
+        path = service.inclusion(index, tree_size)
+        return {"index": index, "tree_size": tree_size, "path": [h.hex() for h in path]}
+
+    @app.get("/v1/log/proof/consistency", tags=["log"])
+    def consistency(
+        first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
+    ) -> dict[str, Any]:
+        _check_size(second, service.durable_size, "second")
+        if first > second:
+            raise InvalidInput("first", f"must not exceed second ({second})")
+        path = service.consistency(first, second)
+        return {"first": first, "second": second, "path": [h.hex() for h in path]}
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # -- the console -----------------------------------------------------------------------------
+
+    if (WEB_DIR / "index.html").is_file():
+        app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def console() -> FileResponse:
+            return FileResponse(WEB_DIR / "index.html")
+
+    return app
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+M = TypeVar("M", PositionIn, PresenceIn)
+
+
+def _model(model: type[M], obj: Any, field: str) -> M:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        errs = exc.errors()
+        first, *rest = errs
+
+        def name(e: Any) -> str:
+            return field + "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.get("loc", ())
+            )
+
+        raise InvalidInput(
+            name(first), first["msg"], *(FieldError(name(e), e["msg"]) for e in rest)
+        ) from exc
+
+
+def _feature_commands(body: dict[str, Any], who: str) -> list[cmd.UpsertPresence]:
+    if body.get("type") != "FeatureCollection" or not isinstance(body.get("features"), list):
+        raise InvalidInput("type", "must be a GeoJSON FeatureCollection with a features list")
+    features = body["features"]
+    if len(features) > MAX_BATCH:
+        raise PayloadTooLarge("features", f"at most {MAX_BATCH} features per request")
+    out = []
+    seen: set[str] = set()
+    for i, feature in enumerate(features):
+        field = f"features[{i}]"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise InvalidInput(field, "must be a GeoJSON Feature")
+        fid = feature.get("id")
+        if not isinstance(fid, str):
+            raise InvalidInput(f"{field}.id", "each feature needs a string id")
+        _check_id(fid, f"{field}.id")
+        if fid in seen:
+            raise InvalidInput(f"{field}.id", f"duplicate id {fid!r} in the collection")
+        seen.add(fid)
+        props = feature.get("properties") or {}
+        geometry = feature.get("geometry")
+        if not isinstance(props, dict) or not isinstance(geometry, dict):
+            raise InvalidInput(field, "needs a geometry object and a properties object")
+        body_i = dict(props)
+        if geometry.get("type") == "Point":
+            body_i["location"] = geometry
+        else:
+            body_i["area"] = geometry
+        out.append(_model(PresenceIn, body_i, f"{field}.properties").command(who, fid, field))
+    return out
+
+
+def _check_id(value: str, field: str = "id") -> None:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", value):
+        raise InvalidInput(field, "ids are 1-64 characters of a-z, 0-9, '.', '_', '-'")
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError as exc:
+        raise InvalidInput("bbox", "must be minlon,minlat,maxlon,maxlat numbers") from exc
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidInput("bbox", "must be four finite numbers minlon,minlat,maxlon,maxlat")
+    minlon, minlat, maxlon, maxlat = values
+    if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180):
+        raise InvalidInput("bbox", "longitudes must lie in [-180, 180]")
+    if not (-90 <= minlat <= maxlat <= 90):
+        raise InvalidInput("bbox", "latitudes must lie in [-90, 90] with minlat <= maxlat")
+    return minlon, minlat, maxlon, maxlat
+
+
+def _resume_point(header: str | None, since: int | None, durable: int) -> int:
+    if header is not None:
+        try:
+            return int(header)
+        except ValueError as exc:
+            raise InvalidInput("Last-Event-ID", "must be a log index") from exc
+    if since is not None:
+        return since
+    return durable - 1
+
+
+def _check_size(size: int, durable: int, field: str) -> None:
+    if size > durable:
+        raise InvalidInput(field, f"the log has only {durable} entries")
+
+
+def _last(events: list[dict[str, Any]]) -> int | None:
+    return events[-1]["log_index"] if events else None

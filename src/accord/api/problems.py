@@ -1,0 +1,225 @@
+"""Errors as RFC 9457 problem details, mapped once from the exception tree; strict JSON bodies.
+
+Bodies are read with a JSON decoder that refuses what Python's would let through (NaN, Infinity,
+duplicate keys, deep nesting), and with a size limit, so bad input never reaches the domain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.errors import (
+    AccordError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    StorageError,
+    Unauthorized,
+)
+
+__all__ = ["BodyLimit", "StrictJSONRoute", "install_problem_handlers", "problem"]
+
+PROBLEM = "application/problem+json"
+MAX_DEPTH = 32
+
+_STATUS: list[tuple[type[AccordError], int, str]] = [
+    (PayloadTooLarge, 413, "Payload too large"),
+    (InvalidInput, 422, "Invalid input"),
+    (Unauthorized, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict"),
+    (RateLimited, 429, "Too many requests"),
+    (StorageError, 503, "Storage unavailable"),
+]
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": f"https://accord.invalid/problems/{title.lower().replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _from_accord(exc: AccordError) -> Response:
+    for cls, status, title in _STATUS:
+        if isinstance(exc, cls):
+            errors = None
+            if isinstance(exc, InvalidInput):
+                errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return problem(status, title, str(exc), errors, headers)
+    return problem(500, "Internal error", "an unexpected error occurred")
+
+
+def _loc_to_field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    field = ""
+    for p in parts:
+        field += f"[{p}]" if p.isdigit() else (f".{p}" if field else p)
+    return field or "body"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def accord_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AccordError)
+        return _from_accord(exc)
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = []
+        for err in exc.errors():
+            message = err.get("msg", "invalid")
+            ctx = err.get("ctx") or {}
+            field = _loc_to_field(tuple(err.get("loc", ())))
+            if err.get("type") == "json_invalid" and "error" in ctx:
+                field, message = "body", f"malformed JSON: {ctx['error']}"
+            errors.append({"field": field, "message": message})
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid input", detail, errors)
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail), None, headers)
+
+    app.add_exception_handler(AccordError, accord_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _title(status: int) -> str:
+    return {404: "Not found", 405: "Method not allowed", 400: "Bad request"}.get(status, "Error")
+
+
+# -- strict JSON ---------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _depth_ok(body: bytes) -> bool:
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def strict_loads(body: bytes) -> Any:
+    """Parse JSON refusing NaN/Infinity, duplicate keys and nesting deeper than MAX_DEPTH.
+
+    Raises ``json.JSONDecodeError`` (which FastAPI turns into a validation problem) on any fault.
+    """
+    text = body.decode("utf-8", errors="strict") if body else ""
+    if not _depth_ok(body):
+        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise json.JSONDecodeError(str(exc), text, 0) from exc
+
+
+class _StrictRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                body = await self.body()
+                self._json = strict_loads(body)
+            except UnicodeDecodeError as exc:
+                raise json.JSONDecodeError("body is not UTF-8", "", 0) from exc
+        return self._json
+
+
+class StrictJSONRoute(APIRoute):
+    """An APIRoute whose JSON bodies go through :func:`strict_loads`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictRequest(request.scope, request.receive))
+
+        return strict
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, before reading them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise PayloadTooLarge("body", f"larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(413, "Payload too large", f"the body is larger than {self.limit} bytes")
+        await response(scope, receive, send)

@@ -1,0 +1,88 @@
+"""The one place that wires store, clock, signer, service, timers and the HTTP app together."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from accord.api.app import Auth, create_app
+from accord.service import Clock, Service, system_clock
+from accord.store import open_store
+
+__all__ = ["Runtime", "admin_token", "runtime"]
+
+ADMIN_TOKEN_FILE = "admin-token"
+TIMER_POLL_S = 0.2
+
+
+def admin_token(data_dir: Path) -> tuple[str, bool]:
+    """The admin token: ``ACCORD_ADMIN_TOKEN``, or the one stored in the data directory, or a new
+    one (stored with mode 0600). Returns (token, newly_generated)."""
+    from_env = os.environ.get("ACCORD_ADMIN_TOKEN")
+    if from_env:
+        return from_env, False
+    path = data_dir / ADMIN_TOKEN_FILE
+    if path.is_file():
+        return path.read_text().strip(), False
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token, True
+
+
+@dataclass
+class Runtime:
+    service: Service
+    auth: Auth
+    app: FastAPI
+    token: str
+
+
+def _timers(service: Service, stop: threading.Event) -> None:
+    """Turn time into events: wake at the core's next deadline (polling so new ones are seen)."""
+    while not stop.wait(TIMER_POLL_S):
+        deadline = service.next_deadline()
+        if deadline is not None and service.clock() >= deadline:
+            try:
+                service.run_timers()
+            except Exception as exc:  # keep the timer alive; the failure is reported
+                print(f"accord: timer run failed: {exc}", file=sys.stderr)
+        service.maybe_snapshot()
+
+
+@contextmanager
+def runtime(
+    data_dir: Path, store_url: str | None = None, clock: Clock = system_clock
+) -> Iterator[Runtime]:
+    """Open the store, restore the state, start the timers; close everything on exit."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token, new = admin_token(data_dir)
+    if new:
+        print(
+            f"accord: admin token (shown once, kept in {data_dir / ADMIN_TOKEN_FILE}): {token}",
+            file=sys.stderr,
+        )
+    store = open_store(store_url or "sqlite://", data_dir)
+    service = Service(store, clock)
+    auth = Auth(service, token)
+    stop = threading.Event()
+    timer = threading.Thread(
+        target=_timers, args=(service, stop), name="accord-timers", daemon=True
+    )
+    timer.start()
+    try:
+        yield Runtime(service=service, auth=auth, app=create_app(service, auth), token=token)
+    finally:
+        stop.set()
+        timer.join(timeout=5)
+        service.snapshot()
+        service.close()

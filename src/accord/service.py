@@ -1,0 +1,252 @@
+"""The imperative shell around the core: one writer, a durable log, signed heads, live fan-out.
+
+``Service.execute(command)`` is the only way state changes:
+
+1. under the writer lock: read the clock, ``decide`` (pure; raises on rejection, nothing changes),
+   stamp each event with its log index, commit to it with a fresh salt (RFC 9162 leaf), append the
+   leaf to the Merkle tree, hand the records to the group committer, and ``evolve`` the state;
+2. outside the lock: wait until the committer says the records are durable, then wake the event
+   streams and return. A caller is answered only after its events are on disk (invariant 4).
+
+If the store ever fails, the in-memory state is ahead of the disk: the service then refuses every
+further write (``StorageError``) until it is restarted, which rebuilds state from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from accord.core import (
+    Command,
+    State,
+    decide,
+    evolve,
+    from_snapshot,
+    next_deadline,
+    tick,
+    to_snapshot,
+)
+from accord.errors import StorageError
+from accord.ledger import (
+    MerkleTree,
+    SignedTreeHead,
+    Signer,
+    canonical_json,
+    event_leaf_hash,
+    format_timestamp,
+    new_salt,
+    sign_head,
+)
+from accord.store import EventStore, GroupCommitter, LogRecord, Snapshot, StoredHead
+
+__all__ = ["Clock", "Service", "system_clock"]
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+Event = dict[str, Any]
+
+SIGNING_KEY_META = "ledger.signing_key"
+SNAPSHOT_EVERY = 100_000  # events between automatic snapshots
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Service:
+    """State, log and store held together; thread-safe; one instance per process."""
+
+    def __init__(self, store: EventStore, clock: Clock = system_clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(threading.Lock())
+        self._failed: BaseException | None = None
+        self.signer = self._load_signer()
+        self.state, self.tree, self.restored = self._restore()
+        self._durable = self.tree.size
+        self._since_snapshot = 0
+        self._head: SignedTreeHead | None = None
+        self._committer = GroupCommitter(store)
+        self._listeners: list[Callable[[int], None]] = []
+
+    # -- start-up -------------------------------------------------------------------------------
+
+    def _load_signer(self) -> Signer:
+        seed = self.store.get_meta(SIGNING_KEY_META)
+        if seed is None:
+            signer = Signer.generate()
+            self.store.put_meta(SIGNING_KEY_META, signer.private_bytes())
+            return signer
+        return Signer.from_seed(seed)
+
+    def _restore(self) -> tuple[State, MerkleTree, int]:
+        snap = self.store.latest_snapshot()
+        state = from_snapshot(snap.data) if snap is not None else State.empty()
+        start = snap.upto_index if snap is not None else 0
+        replayed = 0
+        for rec in self.store.read(start):
+            state = evolve(state, json.loads(rec.event))
+            replayed += 1
+        tree = MerkleTree.from_leaf_hashes(self.store.leaf_hashes())
+        return state, tree, replayed
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def execute(self, command: Command) -> list[Event]:
+        """Decide, log, apply; return the events once they are durable."""
+        with self._lock:
+            self._check_healthy()
+            now = self.clock()
+            events = decide(self.state, command, now)
+            future = self._append(events, now)
+        self._wait(future)
+        return events
+
+    def run_timers(self) -> list[Event]:
+        """Turn the passing of time into events (staleness, expiry, escalations)."""
+        with self._lock:
+            self._check_healthy()
+            now = self.clock()
+            events = tick(self.state, now)
+            if not events:
+                return []
+            future = self._append(events, now)
+        self._wait(future)
+        return events
+
+    def next_deadline(self) -> datetime | None:
+        with self._lock:
+            return next_deadline(self.state)
+
+    def _append(self, events: list[Event], now: datetime) -> tuple[Future[None], int] | None:
+        """Under the lock: stamp, commit to, log and apply ``events``.
+
+        Returns the durability future and the log size it makes durable."""
+        records: list[LogRecord] = []
+        stamp = format_timestamp(now)
+        for event in events:
+            index = self.tree.size
+            event["log_index"] = index
+            event.setdefault("time", stamp)
+            salt = new_salt()
+            leaf = event_leaf_hash(salt, event)
+            self.tree.append_leaf_hash(leaf)
+            records.append(
+                LogRecord(
+                    index=index,
+                    time=event["time"],
+                    event=canonical_json(event),
+                    salt=salt,
+                    leaf_hash=leaf,
+                )
+            )
+            self.state = evolve(self.state, event)
+        self._since_snapshot += len(records)
+        if not records:
+            return None
+        return self._committer.submit(records), self.tree.size
+
+    def _wait(self, pending: tuple[Future[None], int] | None) -> None:
+        if pending is None:
+            return
+        future, size = pending
+        try:
+            future.result()
+        except BaseException as exc:
+            self._failed = exc
+            raise StorageError(f"the event store failed: {exc}") from exc
+        with self._changed:
+            # batches are written in submission order: everything below ``size`` is durable
+            self._durable = max(self._durable, size)
+            self._changed.notify_all()
+        for listener in list(self._listeners):
+            listener(self._durable)
+
+    def _check_healthy(self) -> None:
+        if self._failed is not None:
+            raise StorageError("the event store failed earlier; restart the service to recover")
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def read(self, fn: Callable[[State], T]) -> T:
+        """Run ``fn`` on the current state, consistently (no writer applies events meanwhile)."""
+        with self._lock:
+            return fn(self.state)
+
+    @property
+    def durable_size(self) -> int:
+        return self._durable
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(durable_size)`` is called (on a writer thread) after each durable append."""
+        self._listeners.append(listener)
+
+    def wait_for(self, size: int, timeout: float) -> int:
+        """Block until the durable log is longer than ``size`` or ``timeout`` passes."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._durable > size, timeout=timeout)
+            return self._durable
+
+    def events(self, start: int, stop: int | None = None) -> Iterator[tuple[Event, bytes]]:
+        """Durable events ``[start, stop)`` with their salts, in log order."""
+        stop = self._durable if stop is None else min(stop, self._durable)
+        for rec in self.store.read(start, stop):
+            yield json.loads(rec.event), rec.salt
+
+    def record(self, index: int) -> LogRecord | None:
+        if not 0 <= index < self._durable:
+            return None
+        return next(iter(self.store.read(index, index + 1)), None)
+
+    def head(self) -> SignedTreeHead:
+        """A signed head over the durable log (re-signed only when the log has grown)."""
+        with self._lock:
+            size = self._durable
+            if self._head is not None and self._head.tree_size == size:
+                return self._head
+            root = self.tree.root(size)
+            timestamp = format_timestamp(self.clock())
+            signed = sign_head(self.signer, size, root, timestamp)
+            self.store.put_head(
+                StoredHead(
+                    tree_size=size,
+                    root_hash=root,
+                    timestamp=timestamp,
+                    signature=signed.signature,
+                    key_id=signed.key_id,
+                )
+            )
+            self._head = signed
+            return signed
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        with self._lock:
+            return self.tree.inclusion_proof(index, size)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        with self._lock:
+            return self.tree.consistency_proof(first, second)
+
+    def snapshot(self) -> None:
+        """Snapshot the durable state (at shutdown, and every SNAPSHOT_EVERY events)."""
+        with self._lock:
+            upto = self.tree.size
+            data = to_snapshot(self.state)
+        if self.wait_for(upto - 1, timeout=30) < upto:
+            raise StorageError("the log did not become durable in time for a snapshot")
+        self.store.put_snapshot(Snapshot(upto_index=upto, data=data))
+        self._since_snapshot = 0
+
+    def maybe_snapshot(self) -> None:
+        if self._since_snapshot >= SNAPSHOT_EVERY:
+            self.snapshot()
+
+    def close(self) -> None:
+        self._committer.close()
+        self.store.close()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real server processes; every one is stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def make(data_dir: Path | None = None, **kw: str) -> ServerProcess:
+        d = data_dir or tmp_path / f"data{len(started)}"
+        d.mkdir(exist_ok=True)
+        server = ServerProcess(d, **kw).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., ServerProcess]) -> ServerProcess:
+    return make_server()
