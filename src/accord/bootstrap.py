@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from accord.api.app import Auth, create_app
+from accord.core.model import ProbePolicy
 from accord.service import Clock, Service, system_clock
 from accord.store import open_store
 
@@ -61,7 +62,10 @@ def _timers(service: Service, stop: threading.Event) -> None:
 
 @contextmanager
 def runtime(
-    data_dir: Path, store_url: str | None = None, clock: Clock = system_clock
+    data_dir: Path,
+    store_url: str | None = None,
+    clock: Clock = system_clock,
+    policy: ProbePolicy | None = None,
 ) -> Iterator[Runtime]:
     """Open the store, restore the state, start the timers; close everything on exit."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +76,7 @@ def runtime(
             file=sys.stderr,
         )
     store = open_store(store_url or "sqlite://", data_dir)
-    service = Service(store, clock)
+    service = Service(store, clock, policy)
     auth = Auth(service, token)
     stop = threading.Event()
     timer = threading.Thread(

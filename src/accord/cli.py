@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from accord.core.model import ProbePolicy
 from accord.errors import AccordError, InvalidInput, VerificationError
 from accord.geo.coords import GridReading, parse_text
 from accord.geo.datums import WGS84, normalise_crs
@@ -248,7 +249,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from accord.bootstrap import runtime
 
-    with runtime(Path(args.data), args.store) as rt:
+    policy = ProbePolicy(args.probe_budget, args.request_budget)
+    with runtime(Path(args.data), args.store, policy=policy) as rt:
         print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
         uvicorn.run(rt.app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -512,6 +514,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--store",
         default=None,
         help="store URL: sqlite:///NAME (default, in DATA) or postgresql://...",
+    )
+    serve.add_argument(
+        "--probe-budget",
+        type=int,
+        default=ProbePolicy().probes_per_hour,
+        metavar="N",
+        help="clearance requests per party and hour that may touch others' undisclosed presences "
+        f"(default {ProbePolicy().probes_per_hour}; 0: no limit)",
+    )
+    serve.add_argument(
+        "--request-budget",
+        type=int,
+        default=ProbePolicy().requests_per_hour,
+        metavar="N",
+        help=f"clearance requests per party and hour (default {ProbePolicy().requests_per_hour}; "
+        "0: no limit)",
     )
     serve.set_defaults(func=_cmd_serve)
 

@@ -31,6 +31,7 @@ from accord.core import (
     tick,
     to_snapshot,
 )
+from accord.core.model import ProbePolicy
 from accord.errors import StorageError
 from accord.ledger import (
     MerkleTree,
@@ -61,7 +62,9 @@ def system_clock() -> datetime:
 class Service:
     """State, log and store held together; thread-safe; one instance per process."""
 
-    def __init__(self, store: EventStore, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, store: EventStore, clock: Clock = system_clock, policy: ProbePolicy | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
         self._lock = threading.RLock()
@@ -69,6 +72,8 @@ class Service:
         self._failed: BaseException | None = None
         self.signer = self._load_signer()
         self.state, self.tree, self.restored = self._restore()
+        if policy is not None:
+            self.state.policy = policy
         self._durable = self.tree.size
         self._since_snapshot = 0
         self._head: SignedTreeHead | None = None

@@ -24,7 +24,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, store_url: str | None = None, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, store_url: str | None = None, *args: str, **env: str
+    ) -> None:
+        self.args = list(args)
         self.data_dir = data_dir
         self.store_url = store_url
         self.env = env
@@ -52,6 +55,7 @@ class ServerProcess:
         ]
         if self.store_url:
             cmd += ["--store", self.store_url]
+        cmd += self.args
         env = {**os.environ, "ACCORD_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         self.log = open(self.data_dir / f"server-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)

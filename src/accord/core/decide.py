@@ -29,7 +29,6 @@ from accord.core.model import (
     ACK_TIMEOUT_S,
     ALERT_ACTIVE_S,
     MAX_CLOCK_SKEW_S,
-    PROBE_BUDGET_PER_HOUR,
     PROBE_WINDOW_S,
     TRACK_MAX_UNCERTAINTY_M,
     UNIT_HORIZON_M,
@@ -630,7 +629,7 @@ def _request_clearance(state: State, c: cmd.RequestClearance, now: float) -> lis
                 clearance=cid,
                 presences=sorted(revealed[owner]),
                 used=probe_used(state, c.party, now) + 1,
-                budget=PROBE_BUDGET_PER_HOUR,
+                budget=state.policy.probes_per_hour,
             )
         )
     return events
@@ -918,9 +917,10 @@ def _e_requested(s: State, e: Mapping[str, Any]) -> None:
         s.future_clearances[c.id] = c.window_start
     s.link_aor(c)
     _bump_seq(s, "clearance", c.id, "c-")
-    recent = [x for x in s.requests.get(c.requester, []) if x > t - PROBE_WINDOW_S]
-    recent.append(t)
-    s.requests[c.requester] = recent
+    if s.policy.requests_per_hour:  # without a request budget there is nothing to count
+        recent = [x for x in s.requests.get(c.requester, []) if x > t - PROBE_WINDOW_S]
+        recent.append(t)
+        s.requests[c.requester] = recent
     if c.probe:
         window = [x for x in s.probes.get(c.requester, []) if x > t - PROBE_WINDOW_S]
         window.append(t)

@@ -35,6 +35,7 @@ __all__ = [
     "UNIT_HORIZON_M",
     "Disclosure",
     "Level",
+    "ProbePolicy",
     "Reason",
     "Verdict",
     "fmt_time",
@@ -71,6 +72,16 @@ that the requester may not see exactly (R14)."""
 REQUEST_BUDGET_PER_HOUR = 120
 """Clearance requests per party per sliding hour, revealing or not (R14): a "no" answers too."""
 PROBE_WINDOW_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProbePolicy:
+    """The probing budgets of R14 for one deployment; 0 means no limit. The shell sets it
+    (``accord serve --probe-budget/--request-budget``); budgets are checked when deciding, so a
+    replay under another policy rebuilds the same state."""
+
+    probes_per_hour: int = PROBE_BUDGET_PER_HOUR
+    requests_per_hour: int = REQUEST_BUDGET_PER_HOUR
 
 
 # -- time ------------------------------------------------------------------------------------------

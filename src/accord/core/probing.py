@@ -22,12 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from accord.core.model import (
-    PROBE_BUDGET_PER_HOUR,
-    PROBE_WINDOW_S,
-    REQUEST_BUDGET_PER_HOUR,
-    Reason,
-)
+from accord.core.model import PROBE_WINDOW_S, Reason
 from accord.core.state import State, presence_key
 from accord.errors import RateLimited
 
@@ -46,20 +41,20 @@ def requests_used(state: State, party: str, now: float) -> int:
 
 def check_budget(state: State, party: str, now: float) -> None:
     """Raise RateLimited if ``party`` has used up either budget (whatever it is about to ask)."""
-    if probe_used(state, party, now) >= PROBE_BUDGET_PER_HOUR:
+    probes, requests = state.policy.probes_per_hour, state.policy.requests_per_hour
+    if probes and probe_used(state, party, now) >= probes:
         raise RateLimited(
-            f"party {party} made {PROBE_BUDGET_PER_HOUR} requests in the last hour that touched "
+            f"party {party} made {probes} requests in the last hour that touched "
             "other parties' undisclosed presences; try again later"
         )
-    if requests_used(state, party, now) >= REQUEST_BUDGET_PER_HOUR:
+    if requests and requests_used(state, party, now) >= requests:
         raise RateLimited(
-            f"party {party} made {REQUEST_BUDGET_PER_HOUR} clearance requests in the last hour; "
-            "try again later"
+            f"party {party} made {requests} clearance requests in the last hour; try again later"
         )
 
 
 def budget_left(state: State, party: str, now: float) -> int:
-    return max(0, PROBE_BUDGET_PER_HOUR - probe_used(state, party, now))
+    return max(0, state.policy.probes_per_hour - probe_used(state, party, now))
 
 
 def revealing(state: State, asker: str, reasons: Iterable[Reason]) -> dict[str, set[str]]:

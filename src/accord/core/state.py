@@ -32,6 +32,7 @@ from accord.core.model import (
     TRACK_MAX_AGE_S,
     TRACK_MAX_UNCERTAINTY_M,
     Disclosure,
+    ProbePolicy,
     Reason,
     shape_from_json,
     shape_to_json,
@@ -353,6 +354,9 @@ def _as_area(shape: Shape) -> Area:
     return shape
 
 
+DEFAULT_POLICY = ProbePolicy()
+
+
 class State:
     """Everything the core knows. Build with :meth:`empty`; change only through ``evolve``."""
 
@@ -366,6 +370,7 @@ class State:
         self.alerts: dict[str, AlertRec] = {}
         self.probes: dict[str, list[float]] = {}  # party -> times of its probes (R14)
         self.requests: dict[str, list[float]] = {}  # party -> times of its requests (R14)
+        self.policy = DEFAULT_POLICY  # the probing budgets, set by the shell (R14)
         self.seq: dict[str, int] = {"clearance": 0, "alert": 0, "layer": 0}
         self.last_index: int | None = None
         # derived

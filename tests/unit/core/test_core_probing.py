@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import pytest
 
 from accord.core import commands as cmd
-from accord.core import probing
+from accord.core import state as state_module
 from accord.core.decide import decide
-from accord.core.model import PROBE_BUDGET_PER_HOUR, REQUEST_BUDGET_PER_HOUR
+from accord.core.model import PROBE_BUDGET_PER_HOUR, REQUEST_BUDGET_PER_HOUR, ProbePolicy
 from accord.core.state import fingerprint
 from accord.errors import RateLimited
 
@@ -140,8 +140,7 @@ SEEDS = range(2)
 
 @pytest.fixture
 def no_defence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probing, "PROBE_BUDGET_PER_HOUR", 10**9)
-    monkeypatch.setattr(probing, "REQUEST_BUDGET_PER_HOUR", 10**9)
+    monkeypatch.setattr(state_module, "DEFAULT_POLICY", ProbePolicy(0, 0))
 
 
 def _report(name: str, runs: list[Outcome]) -> None:
