@@ -61,6 +61,7 @@ def test_parties_tokens_and_roles(server: ServerProcess) -> None:
     listed = c["north"].get("/v1/parties").json()
     assert {p["id"] for p in listed} == {"north", "south"}
     assert all(set(p) >= {"id", "name", "aor", "last_heartbeat", "stale"} for p in listed)
+    assert c["north"].get("/v1/me").json() == {"party": "north", "name": "North"}
     problem(c["north"].post("/v1/parties", json={"id": "x", "name": "X"}), 403)
     problem(httpx.get(f"{server.base_url}/v1/parties"), 401)
     problem(server.client("wrong").get("/v1/parties"), 401)

@@ -164,6 +164,12 @@ def create_app(service: Service, auth: Auth) -> FastAPI:
         now = service.clock()
         return read(lambda s: views.parties_view(s, now))
 
+    @app.get("/v1/me", tags=["parties"])
+    def me(who: Party) -> dict[str, Any]:
+        """The party the token belongs to (the console asks once per sign-in)."""
+        name = read(lambda s: s.parties[who].name)
+        return {"party": who, "name": name}
+
     @app.put("/v1/parties/{id}/aor", tags=["parties"])
     def set_aor(id: str, body: AorIn, who: Party) -> dict[str, Any]:
         if id != who:
