@@ -12,10 +12,12 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start real server processes; every one is stopped after the test."""
     started: list[ServerProcess] = []
 
-    def make(data_dir: Path | None = None, **kw: str) -> ServerProcess:
+    def make(
+        data_dir: Path | None = None, store_url: str | None = None, *args: str
+    ) -> ServerProcess:
         d = data_dir or tmp_path / f"data{len(started)}"
         d.mkdir(exist_ok=True)
-        server = ServerProcess(d, **kw).start()
+        server = ServerProcess(d, store_url, *args).start()
         started.append(server)
         return server
 

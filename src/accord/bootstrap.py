@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from accord.api.app import Auth, create_app
+from accord.api.basemap import MBTiles
 from accord.core.model import ProbePolicy
 from accord.service import Clock, Service, system_clock
 from accord.store import open_store
@@ -66,8 +67,10 @@ def runtime(
     store_url: str | None = None,
     clock: Clock = system_clock,
     policy: ProbePolicy | None = None,
+    basemap: Path | None = None,
 ) -> Iterator[Runtime]:
     """Open the store, restore the state, start the timers; close everything on exit."""
+    tiles = MBTiles(basemap) if basemap is not None else None  # refuse a bad file first
     data_dir.mkdir(parents=True, exist_ok=True)
     token, new = admin_token(data_dir)
     if new:
@@ -84,7 +87,7 @@ def runtime(
     )
     timer.start()
     try:
-        yield Runtime(service=service, auth=auth, app=create_app(service, auth), token=token)
+        yield Runtime(service=service, auth=auth, app=create_app(service, auth, tiles), token=token)
     finally:
         stop.set()
         timer.join(timeout=5)

@@ -250,7 +250,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from accord.bootstrap import runtime
 
     policy = ProbePolicy(args.probe_budget, args.request_budget)
-    with runtime(Path(args.data), args.store, policy=policy) as rt:
+    basemap = Path(args.basemap) if args.basemap else None
+    with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
         print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
         uvicorn.run(rt.app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -514,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--store",
         default=None,
         help="store URL: sqlite:///NAME (default, in DATA) or postgresql://...",
+    )
+    serve.add_argument(
+        "--basemap", default=None, metavar="FILE", help="an offline basemap: an MBTiles file"
     )
     serve.add_argument(
         "--probe-budget",

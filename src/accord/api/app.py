@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, ValidationError
 
+from accord.api.basemap import MBTiles
 from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers
 from accord.api.schemas import (
     AckIn,
@@ -108,7 +109,7 @@ class _Pulse:
         return self._event
 
 
-def create_app(service: Service, auth: Auth) -> FastAPI:
+def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> FastAPI:
     pulse = _Pulse()
     service.add_listener(pulse.fire)
 
@@ -406,6 +407,24 @@ def create_app(service: Service, auth: Auth) -> FastAPI:
             raise InvalidInput("first", f"must not exceed second ({second})")
         path = service.consistency(first, second)
         return {"first": first, "second": second, "path": [h.hex() for h in path]}
+
+    # -- the offline basemap --------------------------------------------------------------------
+
+    @app.get("/v1/basemap/style.json", tags=["basemap"])
+    def basemap_style(request: Request, who: Party) -> dict[str, Any]:
+        if basemap is None:
+            raise NotFound("this server has no basemap (accord serve --basemap FILE)")
+        return basemap.style(str(request.base_url).rstrip("/") + "/v1/basemap/tiles/{z}/{x}/{y}")
+
+    @app.get("/v1/basemap/tiles/{z}/{x}/{y}", tags=["basemap"])
+    def basemap_tile(z: int, x: int, y: int, who: Party) -> Response:
+        tile = None if basemap is None else basemap.tile(z, x, y)
+        if tile is None or basemap is None:
+            raise NotFound(f"no basemap tile {z}/{x}/{y}")
+        headers = {"Cache-Control": "private, max-age=3600"}
+        if basemap.format == "pbf" and tile[:2] == b"\x1f\x8b":
+            headers["Content-Encoding"] = "gzip"
+        return Response(tile, media_type=basemap.media_type, headers=headers)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
