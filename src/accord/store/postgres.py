@@ -33,10 +33,8 @@ import contextlib
 import hashlib
 import logging
 import math
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -45,6 +43,7 @@ from psycopg import conninfo
 
 from accord.errors import InvalidInput, StorageError
 from accord.store.base import LogRecord, Snapshot, StoredHead
+from accord.store.checksum import head_crc, record_crc, row_is_intact, tagged_crc
 
 __all__ = ["PostgresStore"]
 
@@ -91,50 +90,8 @@ _SCHEMA = (
 _SELECT_LOG = "SELECT idx, time, event, salt, leaf_hash, crc FROM accord_log"
 _COUNT = "SELECT coalesce(max(idx) + 1, 0) FROM accord_log"  # a backward scan of the primary key
 
-_LOG_HEADER = struct.Struct(">QIIII")
-_LEN = struct.Struct(">I")
-
 _T = TypeVar("_T")
 Cursor = psycopg.Cursor[tuple[Any, ...]]
-
-
-def _record_crc(index: int, time: bytes, event: bytes, salt: bytes, leaf_hash: bytes) -> int:
-    """CRC-32 of a log record's fields, framed with their lengths (the SQLite store's framing)."""
-    crc = zlib.crc32(_LOG_HEADER.pack(index, len(time), len(event), len(salt), len(leaf_hash)))
-    for part in (time, event, salt, leaf_hash):
-        crc = zlib.crc32(part, crc)
-    return crc
-
-
-def _crc(tag: bytes, *parts: bytes) -> int:
-    crc = zlib.crc32(tag)
-    for part in parts:
-        crc = zlib.crc32(part, zlib.crc32(_LEN.pack(len(part)), crc))
-    return crc
-
-
-def _head_crc(tree_size: int, root: bytes, timestamp: str, signature: bytes, key_id: str) -> int:
-    return _crc(
-        b"head",
-        tree_size.to_bytes(8, "big"),
-        root,
-        timestamp.encode(),
-        signature,
-        key_id.encode(),
-    )
-
-
-def _row_is_intact(row: tuple[Any, ...]) -> bool:
-    """Whether an ``(idx, time, event, salt, leaf_hash, crc)`` row matches its checksum (the
-    framing of :func:`_record_crc`, inlined: this runs for every record read)."""
-    idx, time, event, salt, leaf_hash, crc = row
-    crc32 = zlib.crc32
-    try:
-        tb = time.encode()
-        header = _LOG_HEADER.pack(idx, len(tb), len(event), len(salt), len(leaf_hash))
-        return bool(crc32(leaf_hash, crc32(salt, crc32(event, crc32(tb, crc32(header))))) == crc)
-    except (AttributeError, TypeError, ValueError, OverflowError, struct.error):
-        return False
 
 
 def _text(value: object, what: str) -> str:
@@ -335,7 +292,7 @@ class PostgresStore:
                 for row in bcur:
                     if row[0] != position:
                         raise StorageError(f"{self._name}: log record {position} is missing")
-                    if not _row_is_intact(row):
+                    if not row_is_intact(row):
                         raise StorageError(
                             f"{self._name}: log record {position} is damaged (checksum); "
                             "refusing to open: history is never rewritten"
@@ -411,9 +368,7 @@ class PostgresStore:
             # an index outside bigint never continues the log: refused below, under the lock
             in_range = 0 <= r.index <= _MAX_INDEX
             crc = (
-                _record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash)
-                if in_range
-                else -1
+                record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash) if in_range else -1
             )
             rows.append((r.index, time, r.event, r.salt, r.leaf_hash, crc))
         first = rows[0][0]
@@ -448,7 +403,7 @@ class PostgresStore:
         try:
             timestamp = _text(head.timestamp, f"tree head of size {size} refused: timestamp")
             key_id = _text(head.key_id, f"tree head of size {size} refused: key_id")
-            crc = _head_crc(size, head.root_hash, timestamp, head.signature, key_id)
+            crc = head_crc(size, head.root_hash, timestamp, head.signature, key_id)
         except (AttributeError, TypeError, OverflowError) as exc:
             raise StorageError(f"tree head of size {size} refused: bad field type") from exc
 
@@ -490,7 +445,7 @@ class PostgresStore:
         if type(snap.data) is not bytes:
             raise StorageError(f"snapshot up to {upto} refused: data must be bytes")
         try:
-            crc = _crc(b"snapshot", upto.to_bytes(8, "big"), snap.data)
+            crc = tagged_crc(b"snapshot", upto.to_bytes(8, "big"), snap.data)
         except (AttributeError, TypeError, OverflowError) as exc:
             raise StorageError(f"snapshot up to {upto} refused: bad index") from exc
 
@@ -527,7 +482,7 @@ class PostgresStore:
         if type(value) is not bytes:
             raise InvalidInput("value", "must be bytes")
         try:
-            crc = _crc(b"meta", key.encode(), value)
+            crc = tagged_crc(b"meta", key.encode(), value)
         except UnicodeError as exc:
             raise InvalidInput("key", "must be valid Unicode") from exc
 
@@ -710,7 +665,7 @@ class PostgresStore:
             for row in rows:
                 if row[0] != position:
                     raise StorageError(f"{self._name}: log record {position} is missing")
-                if not _row_is_intact(row):
+                if not row_is_intact(row):
                     raise StorageError(f"{self._name}: log record {position} is damaged")
                 yield LogRecord(row[0], row[1], row[2], row[3], row[4])
                 position += 1
@@ -726,7 +681,7 @@ class PostgresStore:
         if not rows:
             return None
         size, root, timestamp, signature, key_id, crc = rows[0]
-        if _head_crc(size, root, timestamp, signature, key_id) != crc:
+        if head_crc(size, root, timestamp, signature, key_id) != crc:
             raise StorageError(f"{self._name}: the tree head of size {size} is damaged")
         return StoredHead(size, root, timestamp, signature, key_id)
 
@@ -758,7 +713,7 @@ class PostgresStore:
             if not found:  # pruned meanwhile
                 continue
             data, crc = found[0]
-            if _crc(b"snapshot", upto.to_bytes(8, "big"), data) == crc:
+            if tagged_crc(b"snapshot", upto.to_bytes(8, "big"), data) == crc:
                 return Snapshot(upto, data)
             _log.warning(
                 "%s: the snapshot up to %d is damaged; trying an older one", self._name, upto
@@ -770,7 +725,7 @@ class PostgresStore:
         if not rows:
             return None
         value, crc = rows[0]
-        if _crc(b"meta", key.encode(), value) != crc:
+        if tagged_crc(b"meta", key.encode(), value) != crc:
             raise StorageError(f"{self._name}: the meta value {key!r} is damaged")
         return bytes(value)
 

@@ -22,15 +22,14 @@ import fcntl
 import logging
 import os
 import sqlite3
-import struct
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from accord.errors import InvalidInput, StorageError
 from accord.store.base import LogRecord, Snapshot, StoredHead
+from accord.store.checksum import head_crc, record_crc, row_is_intact, tagged_crc
 
 __all__ = ["SQLiteStore"]
 
@@ -69,52 +68,7 @@ _SCHEMA = (
         crc INTEGER NOT NULL)""",
 )
 
-_LOG_HEADER = struct.Struct(">QIIII")
-_LEN = struct.Struct(">I")
-
 _T = TypeVar("_T")
-
-
-def record_crc(index: int, time: bytes, event: bytes, salt: bytes, leaf_hash: bytes) -> int:
-    """CRC-32 of a log record's fields, framed with their lengths (``time`` as UTF-8)."""
-    crc = zlib.crc32(_LOG_HEADER.pack(index, len(time), len(event), len(salt), len(leaf_hash)))
-    crc = zlib.crc32(time, crc)
-    crc = zlib.crc32(event, crc)
-    crc = zlib.crc32(salt, crc)
-    return zlib.crc32(leaf_hash, crc)
-
-
-def _crc(tag: bytes, *parts: bytes) -> int:
-    crc = zlib.crc32(tag)
-    for part in parts:
-        crc = zlib.crc32(part, zlib.crc32(_LEN.pack(len(part)), crc))
-    return crc
-
-
-def _head_crc(tree_size: int, root: bytes, timestamp: str, signature: bytes, key_id: str) -> int:
-    return _crc(
-        b"head",
-        tree_size.to_bytes(8, "big"),
-        root,
-        timestamp.encode(),
-        signature,
-        key_id.encode(),
-    )
-
-
-def _row_is_intact(row: tuple[Any, ...]) -> bool:
-    """Whether a ``(idx, time, event, salt, leaf_hash, crc)`` row matches its checksum.
-
-    A field of the wrong type (SQLite stores any type in any column) makes it not intact.
-    """
-    idx, time, event, salt, leaf_hash, crc = row
-    crc32 = zlib.crc32
-    try:
-        tb = time.encode()
-        header = _LOG_HEADER.pack(idx, len(tb), len(event), len(salt), len(leaf_hash))
-        return bool(crc32(leaf_hash, crc32(salt, crc32(event, crc32(tb, crc32(header))))) == crc)
-    except (AttributeError, TypeError, ValueError, OverflowError, struct.error):
-        return False
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -278,7 +232,7 @@ class SQLiteStore:
         for row in cursor:
             if row[0] != expected:
                 raise StorageError(f"store {self.path}: log record {expected} is missing")
-            if not _row_is_intact(row):
+            if not row_is_intact(row):
                 if first_bad is None:
                     first_bad = expected
             elif first_bad is not None:
@@ -406,7 +360,7 @@ class SQLiteStore:
                     f"tree head of size {size} refused: the log holds {self._next} records"
                 )
             try:
-                crc = _head_crc(size, head.root_hash, head.timestamp, head.signature, head.key_id)
+                crc = head_crc(size, head.root_hash, head.timestamp, head.signature, head.key_id)
             except (AttributeError, TypeError, UnicodeError) as exc:
                 raise StorageError(f"tree head of size {size} refused: bad field type") from exc
 
@@ -443,7 +397,7 @@ class SQLiteStore:
                 )
             if type(snap.data) is not bytes:
                 raise StorageError(f"snapshot up to {upto} refused: data must be bytes")
-            crc = _crc(b"snapshot", upto.to_bytes(8, "big"), snap.data)
+            crc = tagged_crc(b"snapshot", upto.to_bytes(8, "big"), snap.data)
 
             def put(conn: sqlite3.Connection) -> None:
                 latest = conn.execute("SELECT max(upto_index) FROM snapshots").fetchone()[0]
@@ -468,7 +422,7 @@ class SQLiteStore:
             raise InvalidInput("key", "must be a non-empty string")
         if type(value) is not bytes:
             raise InvalidInput("value", "must be bytes")
-        crc = _crc(b"meta", key.encode(), value)
+        crc = tagged_crc(b"meta", key.encode(), value)
         with self._wlock:
             self._write(
                 f"storing meta {key!r}",
@@ -513,7 +467,7 @@ class SQLiteStore:
             for row in rows:
                 if row[0] != position:
                     raise StorageError(f"store {self.path}: log record {position} is missing")
-                if not _row_is_intact(row):
+                if not row_is_intact(row):
                     raise StorageError(f"store {self.path}: log record {position} is damaged")
                 yield LogRecord(row[0], row[1], row[2], row[3], row[4])
                 position += 1
@@ -535,7 +489,7 @@ class SQLiteStore:
             return None
         size, root, timestamp, signature, key_id, crc = rows[0]
         try:
-            intact = _head_crc(size, root, timestamp, signature, key_id) == crc
+            intact = head_crc(size, root, timestamp, signature, key_id) == crc
         except (AttributeError, TypeError, UnicodeError):
             intact = False
         if not intact:
@@ -566,7 +520,10 @@ class SQLiteStore:
             if not found:  # pruned meanwhile
                 continue
             data, crc = found[0]
-            if type(data) is bytes and _crc(b"snapshot", upto.to_bytes(8, "big"), data) == crc:
+            if (
+                type(data) is bytes
+                and tagged_crc(b"snapshot", upto.to_bytes(8, "big"), data) == crc
+            ):
                 return Snapshot(upto, data)
             _log.warning(
                 "store %s: the snapshot up to %d is damaged; trying an older one", self.path, upto
@@ -578,7 +535,7 @@ class SQLiteStore:
         if not rows:
             return None
         value, crc = rows[0]
-        if type(value) is not bytes or _crc(b"meta", key.encode(), value) != crc:
+        if type(value) is not bytes or tagged_crc(b"meta", key.encode(), value) != crc:
             raise StorageError(f"store {self.path}: the meta value {key!r} is damaged")
         return value
 
