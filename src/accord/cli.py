@@ -263,6 +263,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(host=args.host, port=args.port)
 
 
+class _Unreachable(AccordError):
+    """The server did not answer (a usage problem, exit 2: not a failed check)."""
+
+
 class _HTTPLog:
     """The verifier's LogSource over HTTP."""
 
@@ -278,7 +282,7 @@ class _HTTPLog:
         try:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise InvalidInput("server", f"cannot reach the server: {exc}") from exc
+            raise _Unreachable(f"--server: cannot reach {path}: {exc}") from exc
         if response.status_code != 200:
             raise VerificationError(f"GET {path} answered {response.status_code}")
         data = response.json()
