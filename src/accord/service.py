@@ -15,6 +15,7 @@ further write (``StorageError``) until it is restarted, which rebuilds state fro
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -43,7 +44,14 @@ from accord.ledger import (
     new_salt,
     sign_head,
 )
-from accord.store import EventStore, GroupCommitter, LogRecord, Snapshot, StoredHead
+from accord.store import (
+    EventStore,
+    GroupCommitter,
+    LogRecord,
+    SharedEventStore,
+    Snapshot,
+    StoredHead,
+)
 
 __all__ = ["Clock", "Service", "system_clock"]
 
@@ -79,6 +87,14 @@ class Service:
         self._head: SignedTreeHead | None = None
         self._committer = GroupCommitter(store)
         self._listeners: list[Callable[[int], None]] = []
+        self._shared = store if isinstance(store, SharedEventStore) else None
+        self._stopping = threading.Event()
+        self._follower: threading.Thread | None = None
+        if self._shared is not None:
+            self._follower = threading.Thread(
+                target=self._follow, name="accord-follow", daemon=True
+            )
+            self._follower.start()
 
     # -- start-up -------------------------------------------------------------------------------
 
@@ -105,25 +121,61 @@ class Service:
 
     def execute(self, command: Command) -> list[Event]:
         """Decide, log, apply; return the events once they are durable."""
-        with self._lock:
-            self._check_healthy()
-            now = self.clock()
-            events = decide(self.state, command, now)
-            future = self._append(events, now)
-        self._wait(future)
-        return events
+        return self._write(lambda state, now: decide(state, command, now))
 
     def run_timers(self) -> list[Event]:
         """Turn the passing of time into events (staleness, expiry, escalations)."""
-        with self._lock:
-            self._check_healthy()
-            now = self.clock()
-            events = tick(self.state, now)
-            if not events:
-                return []
-            future = self._append(events, now)
-        self._wait(future)
+        return self._write(tick)
+
+    def _write(self, make: Callable[[State, datetime], list[Event]]) -> list[Event]:
+        """Make events from the current state and log them. On a store shared with other
+        processes, hold its writer lock while catching up, deciding and making durable, so that
+        every process decides on the whole log and the log keeps one order."""
+        if self._shared is None:
+            with self._lock:
+                events, pending = self._make_and_append(make)
+            self._wait(pending)
+            return events
+        with self._shared.lock():
+            with self._lock:
+                self._catch_up()
+                events, pending = self._make_and_append(make)
+            self._wait(pending)
         return events
+
+    def _make_and_append(
+        self, make: Callable[[State, datetime], list[Event]]
+    ) -> tuple[list[Event], tuple[Future[None], int] | None]:
+        self._check_healthy()
+        now = self.clock()
+        events = make(self.state, now)
+        return events, self._append(events, now)
+
+    def _catch_up(self, records: list[LogRecord] | None = None) -> None:
+        """Under the lock: apply what other processes appended (``records``, or read them)."""
+        applied = False
+        for rec in self.store.read(self.tree.size) if records is None else records:
+            if rec.index != self.tree.size:
+                continue  # already applied (written here, or followed earlier)
+            self.state = evolve(self.state, json.loads(rec.event))
+            self.tree.append_leaf_hash(rec.leaf_hash)
+            applied = True
+        if applied:
+            self._mark_durable(self.tree.size)
+
+    def _follow(self) -> None:
+        """The follower thread: apply other processes' events within a second of their commit."""
+        assert self._shared is not None
+        while not self._stopping.is_set():
+            try:
+                records = self._shared.follow(self.tree.size, 1.0)
+            except StorageError as exc:
+                print(f"accord: following the shared log failed: {exc}", file=sys.stderr)
+                self._stopping.wait(1.0)
+                continue
+            if records:
+                with self._lock:
+                    self._catch_up(records)
 
     def next_deadline(self) -> datetime | None:
         with self._lock:
@@ -166,8 +218,11 @@ class Service:
         except BaseException as exc:
             self._failed = exc
             raise StorageError(f"the event store failed: {exc}") from exc
+        # batches are written in submission order: everything below ``size`` is durable
+        self._mark_durable(size)
+
+    def _mark_durable(self, size: int) -> None:
         with self._changed:
-            # batches are written in submission order: everything below ``size`` is durable
             self._durable = max(self._durable, size)
             self._changed.notify_all()
         for listener in list(self._listeners):
@@ -253,5 +308,8 @@ class Service:
             self.snapshot()
 
     def close(self) -> None:
+        self._stopping.set()
+        if self._follower is not None:
+            self._follower.join(timeout=5)
         self._committer.close()
         self.store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from accord.errors import InvalidInput, StorageError
-from accord.store.base import EventStore, LogRecord, Snapshot, StoredHead
+from accord.store.base import EventStore, LogRecord, SharedEventStore, Snapshot, StoredHead
 from accord.store.group_commit import GroupCommitter
 from accord.store.sqlite import SQLiteStore
 
@@ -20,6 +20,7 @@ __all__ = [
     "GroupCommitter",
     "LogRecord",
     "SQLiteStore",
+    "SharedEventStore",
     "Snapshot",
     "StoredHead",
     "open_store",

@@ -9,10 +9,11 @@ client (DESIGN.md, invariant 4).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["EventStore", "LogRecord", "Snapshot", "StoredHead"]
+__all__ = ["EventStore", "LogRecord", "SharedEventStore", "Snapshot", "StoredHead"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,4 +119,18 @@ class EventStore(Protocol):
 
     def close(self) -> None:
         """Release the store's resources. Calling it again does nothing."""
+        ...
+
+
+@runtime_checkable
+class SharedEventStore(EventStore, Protocol):
+    """A store several service processes share (PostgreSQL): a writer lock across processes, and
+    a way to follow what the others append."""
+
+    def lock(self, timeout: float = 30.0) -> AbstractContextManager[None]:
+        """Hold the log's writer lock across processes for the ``with`` block."""
+        ...
+
+    def follow(self, after: int, timeout: float) -> list[LogRecord]:
+        """Records from index ``after`` on, waiting up to ``timeout`` s for some to appear."""
         ...
