@@ -39,8 +39,9 @@ from accord.ledger import (
     SignedTreeHead,
     Signer,
     canonical_json,
-    event_leaf_hash,
+    commitment_of_canonical,
     format_timestamp,
+    leaf_hash,
     new_salt,
     sign_head,
 )
@@ -192,16 +193,11 @@ class Service:
             event["log_index"] = index
             event.setdefault("time", stamp)
             salt = new_salt()
-            leaf = event_leaf_hash(salt, event)
+            body = canonical_json(event)
+            leaf = leaf_hash(commitment_of_canonical(salt, body))
             self.tree.append_leaf_hash(leaf)
             records.append(
-                LogRecord(
-                    index=index,
-                    time=event["time"],
-                    event=canonical_json(event),
-                    salt=salt,
-                    leaf_hash=leaf,
-                )
+                LogRecord(index=index, time=event["time"], event=body, salt=salt, leaf_hash=leaf)
             )
             self.state = evolve(self.state, event)
         self._since_snapshot += len(records)

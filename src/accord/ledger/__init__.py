@@ -11,6 +11,7 @@
 from accord.ledger.commitment import (
     canonical_json,
     commitment,
+    commitment_of_canonical,
     event_leaf_hash,
     new_salt,
     salt_from_hex,
@@ -45,6 +46,7 @@ __all__ = [
     "VerificationReport",
     "canonical_json",
     "commitment",
+    "commitment_of_canonical",
     "event_leaf_hash",
     "format_timestamp",
     "key_id_for",

@@ -27,6 +27,7 @@ __all__ = [
     "SALT_BYTES",
     "canonical_json",
     "commitment",
+    "commitment_of_canonical",
     "event_leaf_hash",
     "new_salt",
     "salt_from_hex",
@@ -110,11 +111,17 @@ def salt_from_hex(text: str, field: str = "salt") -> bytes:
 
 def commitment(salt: bytes, event: Any) -> bytes:
     """``SHA-256(salt ‖ JCS(event))``: the 32-byte leaf that commits to ``event``, a JSON object."""
-    if not isinstance(salt, bytes) or len(salt) < MIN_SALT_BYTES:
-        raise InvalidInput("salt", f"must be at least {MIN_SALT_BYTES} bytes")
     if not isinstance(event, Mapping):
         raise InvalidInput("event", "must be a JSON object")
-    return hashlib.sha256(salt + canonical_json(event)).digest()
+    return commitment_of_canonical(salt, canonical_json(event))
+
+
+def commitment_of_canonical(salt: bytes, canonical: bytes) -> bytes:
+    """The commitment of an event already written by :func:`canonical_json` (so that a writer
+    that stores those bytes canonicalises each event once)."""
+    if not isinstance(salt, bytes) or len(salt) < MIN_SALT_BYTES:
+        raise InvalidInput("salt", f"must be at least {MIN_SALT_BYTES} bytes")
+    return hashlib.sha256(salt + canonical).digest()
 
 
 def event_leaf_hash(salt: bytes, event: Any) -> bytes:
