@@ -8,7 +8,8 @@ each with an uncertainty (reach) of 10-100 m. Requests: discs of radius 250 m at
 the same region, hazard d = 50 m, 2 km, 10 km.
 
 Structures compared:
-- grid-0.05 / grid-0.02 / grid-0.1: accord's SpatialIndex with level-0 cells of that many degrees;
+- grid-0.03 (the default) / grid-0.02 / grid-0.05 / grid-0.1: accord's SpatialIndex with level-0
+  cells of that many degrees;
 - h3-r7 / h3-r8: a dict of H3 cells (points only), query by grid_disk with k from the mean edge;
   it is NOT a proven superset (no conservative edge bound), so it flatters H3;
 - strtree: shapely STRtree over the points, queried with the same boxes; it cannot insert, so a
@@ -40,6 +41,7 @@ import numpy as np
 import shapely
 from pyproj import Geod
 
+from accord.geo.discrepancy import BoundaryLayer, discrepancy_zones
 from accord.geo.index import SpatialIndex, bounds
 from accord.geo.shapes import Area, Disc
 
@@ -273,8 +275,9 @@ def measure_memory(factory: Callable[[], Any], data: Data) -> tuple[float, float
 
 def run(sizes: list[int], n_queries: int, n_moves: int, impls: list[str], repeat: int) -> None:
     factories: dict[str, Callable[[], Any]] = {
-        "grid-0.05": lambda: GridImpl(0.05),
+        "grid-0.03": lambda: GridImpl(0.03),
         "grid-0.02": lambda: GridImpl(0.02),
+        "grid-0.05": lambda: GridImpl(0.05),
         "grid-0.1": lambda: GridImpl(0.1),
         "strtree": StrtreeImpl,
     }
@@ -351,7 +354,7 @@ def run(sizes: list[int], n_queries: int, n_moves: int, impls: list[str], repeat
 def run_large(n_points: int, n_queries: int) -> None:
     """Mixed sizes: points plus polygons of 5-300 km and discs of 1-500 km reach."""
     rng = np.random.default_rng(3)
-    ix = SpatialIndex[int]()
+    ix = SpatialIndex[int]()  # the default cell size
     for i in range(n_points):
         ix.insert(i, Disc(float(rng.uniform(LON0, LON1)), float(rng.uniform(LAT0, LAT1))), 50.0)
     k = n_points
@@ -394,6 +397,35 @@ def run_large(n_points: int, n_queries: int) -> None:
         )
 
 
+def run_discrepancy() -> None:
+    """Discrepancy zones between three 800 km borders (8,001 vertices each), one of them with 20
+    stretches moved by 300-900 m and 20 m of noise everywhere."""
+    n = 8001
+    d = np.arange(n) * 100.0
+    lon, lat, back = GEOD.fwd(np.full(n, 70.0), np.full(n, 30.0), np.full(n, 45.0), d)
+    a = np.column_stack((lon, lat))
+    offset = np.random.default_rng(5).uniform(-20.0, 20.0, n)
+    for k in range(20):
+        offset[(d >= (k * 40 + 5) * 1000) & (d <= (k * 40 + 12) * 1000)] += 300.0 * (1 + k % 3)
+    x, y, _ = GEOD.fwd(lon, lat, np.asarray(back) + 90.0, offset)
+    b = np.column_stack((x, y))
+    layers = [
+        BoundaryLayer("a", shapely.LineString(a)),
+        BoundaryLayer("b", shapely.LineString(b)),
+        BoundaryLayer("c", shapely.LineString(a.copy())),
+    ]
+    times = []
+    zones = []
+    for _ in range(3):
+        t = time.process_time()
+        zones = discrepancy_zones(layers, 100.0)
+        times.append(time.process_time() - t)
+    print(
+        f"# discrepancy: 3 layers x {n} vertices (800 km), 20 offsets: {len(zones)} zones, "
+        f"median CPU {statistics.median(times):.2f} s over 3 runs"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -402,14 +434,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--impls",
         nargs="+",
-        default=["grid-0.05", "grid-0.02", "grid-0.1", "h3-r7", "h3-r8", "strtree"],
+        default=["grid-0.03", "grid-0.02", "grid-0.05", "h3-r7", "h3-r8", "strtree"],
     )
     p.add_argument("--mixed", type=int, default=100_000, help="points in the mixed run (0: skip)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each timing (medians)")
+    p.add_argument("--no-discrepancy", action="store_true", help="skip the discrepancy timing")
     args = p.parse_args(argv)
     run(args.sizes, args.queries, args.moves, args.impls, args.repeat)
     if args.mixed:
         run_large(args.mixed, args.queries)
+    if not args.no_discrepancy:
+        run_discrepancy()
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Structure: a hierarchy of lon/lat grids (chosen by measurement, see docs/PERF-geo-index.md).
 
-- Level 0 has rows of ``cell_deg`` degrees of latitude (0.05°, ~5.5 km). Each row is cut into
+- Level 0 has rows of ``cell_deg`` degrees of latitude (0.03°, ~3.3 km). Each row is cut into
   ``floor(360 cos(φp) / h)`` equal columns, φp being the row's most poleward latitude, so that cells
   stay roughly square from the equator to the poles; the rows touching a pole hold a single cell
   (a polar cap), so a box around a pole never enumerates thousands of thin cells.
@@ -296,7 +296,7 @@ class SpatialIndex(Generic[K]):
 
     __slots__ = ("_cells", "_entries", "_level_count", "_levels", "_max_cells")
 
-    def __init__(self, cell_deg: float = 0.05, max_cells: int = 16) -> None:
+    def __init__(self, cell_deg: float = 0.03, max_cells: int = 16) -> None:
         if not 0.001 <= cell_deg <= 10.0:
             raise InvalidInput("cell_deg", "cell size must be between 0.001 and 10 degrees")
         if max_cells < 4:
