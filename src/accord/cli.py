@@ -355,18 +355,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_timeline(args: argparse.Namespace) -> int:
-    import httpx
-
     params = {k: v for k, v in (("start", args.start), ("end", args.end)) if v}
-    try:
-        response = httpx.get(
-            f"{args.server.rstrip('/')}/v1/timeline",
-            params=params,
-            headers={"Authorization": f"Bearer {args.token}"},
-            timeout=60,
-        )
-    except httpx.HTTPError as exc:
-        raise InvalidInput("--server", f"cannot reach the server: {exc}") from exc
+    response = _call("GET", args.server, "/v1/timeline", args.token, params=params)
     if response.status_code != 200:
         raise InvalidInput("--server", _problem_text(response))
     entries: list[dict[str, Any]] = response.json()
@@ -399,6 +389,22 @@ def _cmd_timeline(args: argparse.Namespace) -> int:
                 f"{e['type']:22}  {detail}"
             )
     return 0
+
+
+def _call(method: str, server: str, path: str, token: str, **kwargs: Any) -> Any:
+    """One request to an Accord server with a party token; an unreachable server exits 2."""
+    import httpx
+
+    try:
+        return httpx.request(
+            method,
+            f"{server.rstrip('/')}{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+            **kwargs,
+        )
+    except httpx.HTTPError as exc:
+        raise _Unreachable(f"--server: cannot reach {path}: {exc}") from exc
 
 
 def _problem_text(response: Any) -> str:
@@ -445,19 +451,9 @@ def _apply(transformer: Any, xy: Any) -> Any:
 
 
 def _cmd_import_layer(args: argparse.Namespace) -> int:
-    import httpx
-
     fc = read_layer_file(Path(args.file))
     body = {"name": args.name, "role": "boundary", "features": fc}
-    try:
-        response = httpx.post(
-            f"{args.server.rstrip('/')}/v1/layers",
-            json=body,
-            headers={"Authorization": f"Bearer {args.token}"},
-            timeout=60,
-        )
-    except httpx.HTTPError as exc:
-        raise InvalidInput("--server", f"cannot reach the server: {exc}") from exc
+    response = _call("POST", args.server, "/v1/layers", args.token, json=body)
     if response.status_code != 201:
         raise InvalidInput("FILE", _problem_text(response))
     print(json.dumps(response.json()))
