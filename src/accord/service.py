@@ -258,7 +258,8 @@ class Service:
     def record(self, index: int) -> LogRecord | None:
         if not 0 <= index < self._durable:
             return None
-        return next(iter(self.store.read(index, index + 1)), None)
+        found = list(self.store.read(index, index + 1))  # exhaust: closes the read cursor
+        return found[0] if found else None
 
     def head(self) -> SignedTreeHead:
         """A signed head over the durable log (re-signed only when the log has grown)."""

@@ -327,26 +327,33 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
             waiter = pulse.waiter()
             size = service.durable_size
             if size > after + 1:
-                batch = await to_thread.run_sync(_views_for, who, after + 1, size)
+                last, batch = await to_thread.run_sync(_views_for, who, after + 1, size)
                 for index, view in batch:
                     data = json.dumps(view, separators=(",", ":"))
                     yield f"id: {index}\nevent: {view['type']}\ndata: {data}\n\n".encode()
                     if view["type"] == "check_fire" and view.get("party") == who:
                         await to_thread.run_sync(_delivered, who, view)
-                after = size - 1
+                # advance only past what was read: never skip an event the store had not shown yet
+                if last > after:
+                    after = last
+                else:  # durable, but not yet visible to this read: look again shortly
+                    await asyncio.sleep(0.05)
                 continue
             try:
                 await asyncio.wait_for(waiter.wait(), SSE_KEEPALIVE_S)
             except TimeoutError:
                 yield b": keep-alive\n\n"
 
-    def _views_for(who: str, start: int, stop: int) -> list[tuple[int, dict[str, Any]]]:
+    def _views_for(who: str, start: int, stop: int) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """The views of events [start, stop) ``who`` may see, and the last index read."""
         out = []
+        last = start - 1
         for event, _salt in service.events(start, stop):
+            last = event["log_index"]
             view = read(lambda s, e=event: views.event_view(s, e, who))  # type: ignore[misc]
             if view is not None:
-                out.append((event["log_index"], view))
-        return out
+                out.append((last, view))
+        return last, out
 
     def _delivered(who: str, view: dict[str, Any]) -> None:
         service.execute(
