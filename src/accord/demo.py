@@ -110,13 +110,21 @@ class Client:
         return response.json() if response.content else None
 
 
-def _listen(base: str, token: str, sink: list[dict[str, Any]], stop: threading.Event) -> None:
-    """Follow a party's event stream (server-sent events) into ``sink``."""
+def _listen(
+    base: str,
+    token: str,
+    sink: list[dict[str, Any]],
+    ready: threading.Event,
+    stop: threading.Event,
+) -> None:
+    """Follow a party's event stream (server-sent events) into ``sink``; ``ready`` is set once the
+    stream is open (from then on, nothing appended to the log is missed)."""
     headers = {"Authorization": f"Bearer {token}"}
     with (
         httpx.Client(base_url=base, headers=headers, timeout=None) as http,
         http.stream("GET", "/v1/events") as response,
     ):
+        ready.set()
         for line in response.iter_lines():
             if stop.is_set():
                 return
@@ -273,11 +281,12 @@ def scenario(base: str, admin_token: str, out: TextIO) -> dict[str, str]:
 
     n.heading("Northland asks Southland's liaison to confirm an area further west.")
     events: list[dict[str, Any]] = []
-    stop = threading.Event()
+    ready, stop = threading.Event(), threading.Event()
     listener = threading.Thread(
-        target=_listen, args=(base, tokens["northland"], events, stop), daemon=True
+        target=_listen, args=(base, tokens["northland"], events, ready, stop), daemon=True
     )
     listener.start()
+    ready.wait(10)  # Northland's system is listening before anything is asked
     c2 = north.call(
         "POST",
         "/v1/clearances",
