@@ -60,6 +60,7 @@ _JSON_SCALARS = (
     | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from([71.0917, 100.0, -0.0, 0.0, 1e-7, 1e16, 1e21, 0.1, 0.0001, 5e-324])
+    | st.sampled_from([9.999999999999999e-05, 2.0**53, 2.0**53 - 1, -(2.0**53), 1e16 - 2])
     | st.text()
     | st.sampled_from(["\x00\x1f\x7f", '"\\/', "\b\f\n\r\t", "\u2028\u2029", "😀\ue000"])
 )
@@ -79,7 +80,27 @@ def test_canonical_json_matches_rfc8785_on_any_json(obj: Any) -> None:
 
 
 def test_canonical_json_matches_rfc8785_on_awkward_numbers() -> None:
-    for x in [71.0917, 34.9183, 100.0, -0.0, 1e-7, 1e16, 1e21, 1e300, 5e-324, 0.1, 2.5e-5]:
+    for x in [
+        71.0917,
+        34.9183,
+        100.0,
+        -0.0,
+        1e-7,
+        1e16,
+        1e21,
+        1e300,
+        5e-324,
+        0.1,
+        2.5e-5,
+        1e-4,
+        9.999999999999999e-05,
+        0.00010000000000000002,
+        9999999999999998.0,
+        9007199254740991.0,
+        9007199254740992.0,
+        1e15 + 0.5,
+        4503599627370495.5,
+    ]:
         assert canonical_json({"x": x, "xs": [x, -x]}) == rfc8785.dumps({"x": x, "xs": [x, -x]})
     for n in [0, -1, 2**53 - 1, -(2**53) + 1]:
         assert canonical_json([n]) == rfc8785.dumps([n])
