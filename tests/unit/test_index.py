@@ -415,3 +415,52 @@ def test_bad_arguments_to_the_index() -> None:
     assert len(ix) == 0  # nothing was inserted by the failed calls
     with pytest.raises(InvalidInput, match="cell size"):
         SpatialIndex(cell_deg=0.0)
+
+
+def _internals(index: SpatialIndex[int]) -> tuple[object, ...]:
+    return (
+        index._cells,  # the bulk path must build the very same structure
+        index._entries,
+        index._level_count,
+        index._codes,
+    )
+
+
+points = st.lists(st.tuples(st.integers(0, 40), lons, lats, st.one_of(small_m, any_m)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=points, first=st.lists(st.tuples(st.integers(0, 40), lons, lats, small_m)))
+def test_insert_points_builds_what_inserting_one_by_one_builds(
+    points: list[tuple[int, float, float, float]], first: list[tuple[int, float, float, float]]
+) -> None:
+    # keys may repeat, and may already be in the index (a bulk insert replaces them in turn)
+    bulk: SpatialIndex[int] = SpatialIndex()
+    single: SpatialIndex[int] = SpatialIndex()
+    for k, lon, lat, r in first:
+        bulk.insert(k, Disc(lon, lat, 0.0), r)
+        single.insert(k, Disc(lon, lat, 0.0), r)
+    for k, lon, lat, r in points:
+        single.insert(k, Disc(lon, lat, 0.0), r)
+    bulk.insert_points(
+        [p[0] for p in points],
+        np.array([p[1] for p in points], dtype=np.float64),
+        np.array([p[2] for p in points], dtype=np.float64),
+        np.array([p[3] for p in points], dtype=np.float64),
+    )
+    assert _internals(bulk) == _internals(single)
+    for _k, lon, lat, r in points[:5]:
+        q = Disc(lon, lat, r)
+        assert bulk.query(q, 1000.0) == single.query(q, 1000.0)
+
+
+def test_insert_points_refuses_what_insert_refuses_after_the_rows_before() -> None:
+    index: SpatialIndex[str] = SpatialIndex()
+    lons_ = np.array([10.0, 11.0, 12.0])
+    with pytest.raises(InvalidInput, match="latitude"):
+        index.insert_points(["a", "b", "c"], lons_, np.array([1.0, 91.0, 2.0]), np.zeros(3))
+    assert "a" in index and "b" not in index and "c" not in index
+    with pytest.raises(InvalidInput, match="reach_m"):
+        index.insert_points(["d"], np.array([1.0]), np.array([1.0]), np.array([-1.0]))
+    with pytest.raises(InvalidInput, match="one length"):
+        index.insert_points(["e", "f"], np.array([1.0]), np.array([1.0]), np.array([1.0]))

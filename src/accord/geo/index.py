@@ -42,7 +42,7 @@ How a box is grown (all rules err towards a larger box):
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -294,7 +294,7 @@ class SpatialIndex(Generic[K]):
     inserted with, may lie within ``d`` metres of ``shape``; the caller does the exact test.
     """
 
-    __slots__ = ("_cells", "_entries", "_level_count", "_levels", "_max_cells")
+    __slots__ = ("_cells", "_codes", "_entries", "_level_count", "_levels", "_max_cells")
 
     def __init__(self, cell_deg: float = 0.03, max_cells: int = 16) -> None:
         if not 0.001 <= cell_deg <= 10.0:
@@ -314,6 +314,8 @@ class SpatialIndex(Generic[K]):
         self._cells: list[dict[int, dict[K, Box]]] = [{} for _ in levels]
         # key -> cell code (one cell) or tuple of cell codes
         self._entries: dict[K, int | tuple[int, ...]] = {}
+        # level-0 cell code -> the same int, so that the entries of one cell share one int object
+        self._codes: dict[int, int] = {}
         self._level_count = [0] * len(levels)
 
     def __len__(self) -> int:
@@ -395,6 +397,8 @@ class SpatialIndex(Generic[K]):
             del cell[key]
             if not cell:
                 del cells[code]
+                if level == 0:
+                    del self._codes[code]
         self._level_count[level] -= 1
 
     def _set(self, key: K, boxes: list[Box]) -> None:
@@ -413,8 +417,10 @@ class SpatialIndex(Generic[K]):
                 cell = cells.get(code)
                 if cell is None:
                     cells[code] = {key: box}
+                    self._codes[code] = code
                 else:
                     cell[key] = box
+                    code = self._codes[code]
                 entries[key] = code
                 self._level_count[0] += 1
                 return
@@ -433,6 +439,8 @@ class SpatialIndex(Generic[K]):
             cell = cells.get(code)
             if cell is None:
                 cells[code] = {key: box}
+                if level == 0:
+                    self._codes[code] = code
             else:
                 cell[key] = box
         entries[key] = new
@@ -450,6 +458,84 @@ class SpatialIndex(Generic[K]):
             self._set(key, _disc_bounds(shape, reach_m, "shape"))
         else:
             self.insert(key, shape, reach_m)
+
+    def insert_points(
+        self, keys: Sequence[K], lons: np.ndarray, lats: np.ndarray, reach_m: np.ndarray
+    ) -> None:
+        """Exactly ``insert(keys[i], Disc(lons[i], lats[i], 0.0), reach_m[i])`` for each i in
+        turn (the same boxes, cells and errors), for building an index in bulk: the boxes and
+        cells of points that sit in one level-0 cell are computed in arrays, with the same
+        floating-point operations as :func:`_grow`; the other points go through :meth:`insert`."""
+        lons = np.asarray(lons, dtype=np.float64)
+        lats = np.asarray(lats, dtype=np.float64)
+        reach = np.asarray(reach_m, dtype=np.float64)
+        if not len(keys) == lons.shape[0] == lats.shape[0] == reach.shape[0]:
+            raise InvalidInput("keys", "keys, lons, lats and reach_m must have one length")
+        valid = (lats >= -90.0) & (lats <= 90.0) & np.isfinite(lons)
+        valid &= (reach >= 0.0) & (reach < _INF)
+        if not bool(np.all(valid)):
+            rows = zip(keys, lons.tolist(), lats.tolist(), reach.tolist(), strict=True)
+            for key, lon, lat, r in rows:
+                self.insert(key, Disc(lon, lat, 0.0), r)  # raises as insert does, in turn
+            return
+        # _grow(lon, lon, lat, lat, 0.0 + reach), with its special cases left to insert
+        g = (0.0 + reach) * _SLACK
+        dlat = g / _M_PER_DEG + _EPS_DEG
+        s = lats - dlat
+        n = lats + dlat
+        phi = np.where(-s > n, -s, n)
+        # math.cos and math.radians, as in _grow (numpy's cos may differ in the last bit)
+        cos = np.fromiter(map(math.cos, map(math.radians, phi.tolist())), np.float64, len(phi))
+        with np.errstate(divide="ignore"):
+            dlon = g / (_M_PER_DEG * cos) + _EPS_DEG
+        w = lons - dlon
+        e = lons + dlon
+        fast = (s > -90.0) & (n < 90.0) & (e - w < 360.0) & (w >= -180.0) & (w < 180.0)
+        fast &= e <= 180.0
+        # _single_cell on those boxes
+        lv = self._levels[0]
+        r = np.where(fast, (s + 90.0) * lv.inv_h, 0.0).astype(np.int64)
+        fast &= (r == np.where(fast, (n + 90.0) * lv.inv_h, 0.0).astype(np.int64)) & (
+            r < lv.nrows
+        )
+        r = np.where(fast, r, 0)
+        sc = np.asarray(lv.scale, dtype=np.float64)[r]
+        c = np.where(fast, (w + 180.0) * sc, 0.0).astype(np.int64)
+        fast &= (c == np.where(fast, (e + 180.0) * sc, 0.0).astype(np.int64)) & (
+            c < np.asarray(lv.ncols, dtype=np.int64)[r]
+        )
+        codes = (r << _COL_BITS) | c
+        entries = self._entries
+        cells = self._cells[0]
+        shared = self._codes
+        counts = self._level_count
+        todo = zip(
+            keys,
+            fast.tolist(),
+            codes.tolist(),
+            w.tolist(),
+            s.tolist(),
+            e.tolist(),
+            n.tolist(),
+            lons.tolist(),
+            lats.tolist(),
+            reach.tolist(),
+            strict=True,
+        )
+        for key, one_cell, code, bw, bs, be, bn, lon, lat, rm in todo:
+            if not one_cell or key in entries:
+                self.insert(key, Disc(lon, lat, 0.0), rm)
+                continue
+            box = (bw, bs, be, bn)
+            cell = cells.get(code)
+            if cell is None:
+                cells[code] = {key: box}
+                shared[code] = code
+                entries[key] = code
+            else:
+                cell[key] = box
+                entries[key] = shared[code]
+            counts[0] += 1
 
     def remove(self, key: K) -> None:
         """Remove ``key``; nothing happens if it is absent."""
