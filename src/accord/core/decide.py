@@ -356,7 +356,7 @@ def _presence_from_event(e: Mapping[str, Any]) -> PresenceRec:
         valid_until=None if vu is None else parse_time(vu),
         max_speed_mps=None if speed is None else float(speed),
         disclosure=Disclosure.from_json(e["disclosure"]),
-        input=inp,
+        sent=inp,
         transformation=tr,
         datum_warning=warning,
         version=int(e["version"]),

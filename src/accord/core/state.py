@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,10 @@ class PartyRec:
 
 @dataclass(slots=True)
 class PresenceRec:
+    """One presence. With 10^6 of them, memory counts: equal disclosures and transformations are
+    shared between records, owner and kind strings are interned, and a location sent as the GeoJSON
+    Point of the record's own lon/lat is not kept twice (``input`` rebuilds it)."""
+
     key: str
     owner: str
     id: str
@@ -95,11 +100,33 @@ class PresenceRec:
     valid_until: float | None
     max_speed_mps: float | None
     disclosure: Disclosure
-    input: Any  # the location exactly as sent (None for an area)
+    sent: Any  # the location as sent, or _LONLAT (see ``input``); changes with lon and lat
     transformation: Any  # {"description","accuracy_m","ballpark"} or None
     datum_warning: str | None
     version: int
     log_index: int | None
+
+    def __post_init__(self) -> None:
+        self.owner = sys.intern(self.owner)
+        self.kind = sys.intern(self.kind)
+        self.disclosure = _shared_disclosure(self.disclosure)
+        self.sent = _compact_input(self.sent, self.lon, self.lat)
+        self.transformation = _shared_transformation(self.transformation)
+        if self.added_m == 0.0 and math.copysign(1.0, self.added_m) > 0.0:
+            self.added_m = 0.0
+
+    @property
+    def input(self) -> Any:
+        """The location exactly as sent (None for an area)."""
+        sent = self.sent
+        if sent is _LONLAT:
+            return {"type": "Point", "coordinates": [self.lon, self.lat]}
+        return sent
+
+    @input.setter
+    def input(self, value: Any) -> None:
+        """Set after lon and lat (a move changes all three)."""
+        self.sent = _compact_input(value, self.lon, self.lat)
 
     @property
     def unc(self) -> float:
@@ -181,7 +208,7 @@ class PresenceRec:
             valid_until=_opt_float(o["valid_until"]),
             max_speed_mps=_opt_float(o["max_speed_mps"]),
             disclosure=Disclosure.from_json(o["disclosure"]),
-            input=o["input"],
+            sent=o["input"],
             transformation=o["transformation"],
             datum_warning=o["datum_warning"],
             version=int(o["version"]),
@@ -352,6 +379,82 @@ def _opt_float(x: Any) -> float | None:
 def _as_area(shape: Shape) -> Area:
     assert isinstance(shape, Area)
     return shape
+
+
+# -- sharing equal values between presence records -------------------------------------------------
+# Equal disclosures and transformations are shared (both are treated as immutable values; a change
+# replaces the object). The tables are bounded: past _SHARED_MAX distinct values, new ones are kept
+# as they are.
+
+_SHARED_MAX = 4096
+_LONLAT: Any = object()  # PresenceRec.sent: the location was sent as the Point of (lon, lat)
+_disclosures: dict[tuple[str, tuple[tuple[str, str], ...]], Disclosure] = {}
+_transformations: dict[tuple[Any, ...], dict[str, Any]] = {}
+_TRANSFORMATION_KEYS = ("description", "accuracy_m", "ballpark")
+
+
+def _shared_disclosure(d: Disclosure) -> Disclosure:
+    key = (d.default, tuple(sorted(d.parties.items())) if d.parties else ())
+    got = _disclosures.get(key)
+    if got is not None:
+        return got
+    if len(_disclosures) < _SHARED_MAX:
+        _disclosures[key] = d
+    return d
+
+
+def _shared_transformation(tr: Any) -> Any:
+    if type(tr) is not dict or len(tr) != 3:
+        return tr
+    try:
+        description = tr["description"]
+        accuracy = tr["accuracy_m"]
+        ballpark = tr["ballpark"]
+    except KeyError:
+        return tr
+    scalars = (str, int, float, bool, type(None))
+    if not (
+        type(description) in scalars and type(accuracy) in scalars and type(ballpark) in scalars
+    ):
+        return tr
+    key = (
+        tuple(tr),
+        description,
+        type(description),
+        accuracy,
+        type(accuracy),
+        math.copysign(1.0, accuracy) if type(accuracy) is float else 0.0,
+        ballpark,
+        type(ballpark),
+    )
+    got = _transformations.get(key)
+    if got is not None:
+        return got
+    if len(_transformations) < _SHARED_MAX:
+        _transformations[key] = tr
+    return tr
+
+
+def _same_float(a: object, b: float) -> bool:
+    return type(a) is float and a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def _compact_input(sent: Any, lon: float, lat: float) -> Any:
+    """``_LONLAT`` for the GeoJSON Point ``{"type": "Point", "coordinates": [lon, lat]}`` of the
+    record's own coordinates (keys in that order, two floats equal to lon/lat, signs included);
+    anything else as it is. PresenceRec.input undoes it."""
+    if type(sent) is dict and len(sent) == 2:
+        it = iter(sent)
+        if next(it) == "type" and next(it) == "coordinates" and sent["type"] == "Point":
+            coords = sent["coordinates"]
+            if (
+                type(coords) is list
+                and len(coords) == 2
+                and _same_float(coords[0], lon)
+                and _same_float(coords[1], lat)
+            ):
+                return _LONLAT
+    return sent
 
 
 DEFAULT_POLICY = ProbePolicy()
