@@ -20,6 +20,7 @@ probe_warning).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -49,9 +50,12 @@ from accord.core.state import (
     PartyRec,
     PresenceRec,
     State,
+    compact_input,
     compute_zones,
     presence_key,
     recheck_time,
+    share_disclosure,
+    share_transformation,
 )
 from accord.core.verdict import Evaluation, Scratch, evaluate
 from accord.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -326,9 +330,13 @@ def _presence_from_event(e: Mapping[str, Any]) -> PresenceRec:
     speed = e.get("max_speed_mps")
     if pos is not None:
         lon, lat = pos["wgs84"]["coordinates"]
+        lon = float(lon)
+        lat = float(lat)
         added = float(pos["added_uncertainty_m"])
-        inp = pos["input"]
-        tr = pos["transformation"]
+        if added == 0.0 and math.copysign(1.0, added) > 0.0:
+            added = 0.0  # one shared float
+        inp = compact_input(pos["input"], lon, lat)
+        tr = share_transformation(pos["transformation"])
         warning = pos.get("datum_warning")
     else:
         lon = lat = math.nan
@@ -341,12 +349,12 @@ def _presence_from_event(e: Mapping[str, Any]) -> PresenceRec:
         area = s
     return PresenceRec(
         key=presence_key(owner, e["id"]),
-        owner=owner,
+        owner=sys.intern(owner),
         id=e["id"],
-        kind=e["kind"],
+        kind=sys.intern(e["kind"]),
         label=e["label"],
-        lon=float(lon),
-        lat=float(lat),
+        lon=lon,
+        lat=lat,
         area=area,
         area_json=e.get("area"),
         uncertainty_m=float(e["uncertainty_m"]),
@@ -355,7 +363,7 @@ def _presence_from_event(e: Mapping[str, Any]) -> PresenceRec:
         valid_from=None if vf is None else parse_time(vf),
         valid_until=None if vu is None else parse_time(vu),
         max_speed_mps=None if speed is None else float(speed),
-        disclosure=Disclosure.from_json(e["disclosure"]),
+        disclosure=share_disclosure(Disclosure.from_json(e["disclosure"])),
         sent=inp,
         transformation=tr,
         datum_warning=warning,

@@ -21,11 +21,13 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import rfc8785
 
 from accord.core.model import (
@@ -52,15 +54,18 @@ __all__ = [
     "PartyRec",
     "PresenceRec",
     "State",
+    "compact_input",
     "compute_zones",
     "fingerprint",
     "from_snapshot",
     "presence_key",
+    "share_disclosure",
+    "share_transformation",
     "to_snapshot",
 ]
 
 STALE_BUCKET_S = 60.0
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 
 
 def presence_key(owner: str, pid: str) -> str:
@@ -80,9 +85,11 @@ class PartyRec:
 
 @dataclass(slots=True)
 class PresenceRec:
-    """One presence. With 10^6 of them, memory counts: equal disclosures and transformations are
-    shared between records, owner and kind strings are interned, and a location sent as the GeoJSON
-    Point of the record's own lon/lat is not kept twice (``input`` rebuilds it)."""
+    """One presence. With 10^6 of them, memory counts: the makers of records (events, snapshots)
+    share equal disclosures and transformations between records (:func:`share_disclosure`,
+    :func:`share_transformation`), intern owner and kind strings, and do not keep a location sent
+    as the GeoJSON Point of the record's own lon/lat twice (:func:`compact_input`; ``input``
+    rebuilds it)."""
 
     key: str
     owner: str
@@ -100,20 +107,11 @@ class PresenceRec:
     valid_until: float | None
     max_speed_mps: float | None
     disclosure: Disclosure
-    sent: Any  # the location as sent, or _LONLAT (see ``input``); changes with lon and lat
+    sent: Any  # the location as sent, or _LONLAT (see ``input``); set with lon and lat
     transformation: Any  # {"description","accuracy_m","ballpark"} or None
     datum_warning: str | None
     version: int
     log_index: int | None
-
-    def __post_init__(self) -> None:
-        self.owner = sys.intern(self.owner)
-        self.kind = sys.intern(self.kind)
-        self.disclosure = _shared_disclosure(self.disclosure)
-        self.sent = _compact_input(self.sent, self.lon, self.lat)
-        self.transformation = _shared_transformation(self.transformation)
-        if self.added_m == 0.0 and math.copysign(1.0, self.added_m) > 0.0:
-            self.added_m = 0.0
 
     @property
     def input(self) -> Any:
@@ -126,7 +124,7 @@ class PresenceRec:
     @input.setter
     def input(self, value: Any) -> None:
         """Set after lon and lat (a move changes all three)."""
-        self.sent = _compact_input(value, self.lon, self.lat)
+        self.sent = compact_input(value, self.lon, self.lat)
 
     @property
     def unc(self) -> float:
@@ -187,33 +185,6 @@ class PresenceRec:
             "version": self.version,
             "log_index": self.log_index,
         }
-
-    @staticmethod
-    def from_json(o: dict[str, Any]) -> PresenceRec:
-        area = o["area"]
-        return PresenceRec(
-            key=o["key"],
-            owner=o["owner"],
-            id=o["id"],
-            kind=o["kind"],
-            label=o["label"],
-            lon=math.nan if o["lon"] is None else float(o["lon"]),
-            lat=math.nan if o["lat"] is None else float(o["lat"]),
-            area=None if area is None else _as_area(shape_from_json(area)),
-            area_json=o["area_json"],
-            uncertainty_m=float(o["uncertainty_m"]),
-            added_m=float(o["added_m"]),
-            fix=float(o["fix"]),
-            valid_from=_opt_float(o["valid_from"]),
-            valid_until=_opt_float(o["valid_until"]),
-            max_speed_mps=_opt_float(o["max_speed_mps"]),
-            disclosure=Disclosure.from_json(o["disclosure"]),
-            sent=o["input"],
-            transformation=o["transformation"],
-            datum_warning=o["datum_warning"],
-            version=int(o["version"]),
-            log_index=o["log_index"],
-        )
 
 
 @dataclass(slots=True)
@@ -393,7 +364,8 @@ _transformations: dict[tuple[Any, ...], dict[str, Any]] = {}
 _TRANSFORMATION_KEYS = ("description", "accuracy_m", "ballpark")
 
 
-def _shared_disclosure(d: Disclosure) -> Disclosure:
+def share_disclosure(d: Disclosure) -> Disclosure:
+    """An equal disclosure, the same object for equal ones."""
     key = (d.default, tuple(sorted(d.parties.items())) if d.parties else ())
     got = _disclosures.get(key)
     if got is not None:
@@ -403,7 +375,9 @@ def _shared_disclosure(d: Disclosure) -> Disclosure:
     return d
 
 
-def _shared_transformation(tr: Any) -> Any:
+def share_transformation(tr: Any) -> Any:
+    """An equal transformation JSON (``{"description","accuracy_m","ballpark"}``), the same object
+    for equal ones (keys in the same order, values of the same types); anything else as it is."""
     if type(tr) is not dict or len(tr) != 3:
         return tr
     try:
@@ -439,7 +413,7 @@ def _same_float(a: object, b: float) -> bool:
     return type(a) is float and a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
-def _compact_input(sent: Any, lon: float, lat: float) -> Any:
+def compact_input(sent: Any, lon: float, lat: float) -> Any:
     """``_LONLAT`` for the GeoJSON Point ``{"type": "Point", "coordinates": [lon, lat]}`` of the
     record's own coordinates (keys in that order, two floats equal to lon/lat, signs included);
     anything else as it is. PresenceRec.input undoes it."""
@@ -507,20 +481,42 @@ class State:
                 self.units.move(p.key, Disc(p.lon, p.lat, 0.0), reach)
             else:
                 self.units.insert(p.key, p.area, reach)
-            bucket = int(p.stale_time() // STALE_BUCKET_S)
-            old = self.unit_bucket.get(p.key)
-            if old != bucket:
-                if old is not None:
-                    members = self.stale_buckets[old]
-                    members.discard(p.key)
-                    if not members:
-                        del self.stale_buckets[old]
-                self.stale_buckets.setdefault(bucket, set()).add(p.key)
-                self.unit_bucket[p.key] = bucket
+            self._bucket_unit(p)
         elif p.area is None:
             self.sites.insert(p.key, Disc(p.lon, p.lat, 0.0), p.unc)
         else:
             self.sites.insert(p.key, p.area, p.unc)
+
+    def _bucket_unit(self, p: PresenceRec) -> None:
+        bucket = int(p.stale_time() // STALE_BUCKET_S)
+        old = self.unit_bucket.get(p.key)
+        if old != bucket:
+            if old is not None:
+                members = self.stale_buckets[old]
+                members.discard(p.key)
+                if not members:
+                    del self.stale_buckets[old]
+            self.stale_buckets.setdefault(bucket, set()).add(p.key)
+            self.unit_bucket[p.key] = bucket
+
+    def index_presences(self, recs: list[PresenceRec]) -> None:
+        """``index_presence`` and ``add_speed`` of each of ``recs``, for a state being built (a
+        restore): point presences go into their index in bulk (SpatialIndex.insert_points)."""
+        for unit, index in ((False, self.sites), (True, self.units)):
+            points = [p for p in recs if p.area is None and p.is_unit is unit]
+            if points:
+                index.insert_points(
+                    [p.key for p in points],
+                    np.array([p.lon for p in points], dtype=np.float64),
+                    np.array([p.lat for p in points], dtype=np.float64),
+                    np.array([p.unc for p in points], dtype=np.float64),
+                )
+        for p in recs:
+            if p.area is not None:
+                self.index_presence(p)
+            elif p.is_unit:
+                self._bucket_unit(p)
+            self.add_speed(p)
 
     def add_speed(self, p: PresenceRec) -> None:
         if p.is_unit:
@@ -651,10 +647,27 @@ def compute_zones(state: State, extra: Iterable[LayerRec] = ()) -> list[Any]:
 
 
 # -- snapshots -------------------------------------------------------------------------------------
+#
+# A snapshot is a cache of the log: any snapshot may be dropped, and replaying the log gives an
+# equal state. Format 2 (format 1 was one JSON document; it is refused):
+#
+#     b"accord snapshot\n" | format (u32, big-endian) | header length (u64) | header | arrays
+#
+# The header is JSON: {"facts": everything but the presences, as in the fingerprint, "presences":
+# the presences' text and sparse columns, "arrays": [[name, dtype, count], ...]}; the arrays follow
+# one after the other, raw (numpy, little-endian): the presences' numeric columns and their
+# indexes into small tables (owners, kinds, disclosures, transformations). Presences are in the
+# state's order; the key is ``presence_key(owner, id)``; a location sent as the GeoJSON Point of the
+# presence's own lon/lat (``_LONLAT``) is the default of a point presence, None of an area.
+
+_SNAPSHOT_MAGIC = b"accord snapshot\n"
+_SNAPSHOT_HEAD = struct.Struct(">IQ")
+_FLOAT_COLUMNS = ("lon", "lat", "uncertainty_m", "added_m", "fix")
+_INDEX_COLUMNS = ("owner", "kind", "disclosure", "transformation")
 
 
-def _facts(state: State) -> dict[str, Any]:
-    return {
+def _facts(state: State, *, presences: bool = True) -> dict[str, Any]:
+    facts = {
         "format": SNAPSHOT_FORMAT,
         "parties": [
             [
@@ -668,7 +681,9 @@ def _facts(state: State) -> dict[str, Any]:
             ]
             for p in sorted(state.parties.values(), key=lambda p: p.id)
         ],
-        "presences": [state.presences[k].to_json() for k in sorted(state.presences)],
+        "presences": [state.presences[k].to_json() for k in sorted(state.presences)]
+        if presences
+        else None,
         "tombstones": [[k, o, d.to_json()] for k, (o, d) in sorted(state.tombstones.items())],
         "layers": [
             [ly.id, ly.owner, ly.name, ly.role, ly.features]
@@ -681,11 +696,95 @@ def _facts(state: State) -> dict[str, Any]:
         "seq": dict(sorted(state.seq.items())),
         "last_index": state.last_index,
     }
+    if not presences:
+        del facts["presences"]
+    return facts
+
+
+def _table_index(table: dict[int, int], values: list[Any], obj: Any) -> int:
+    """The index of ``obj`` (by identity: shared objects are written once) in ``values``."""
+    i = table.get(id(obj))
+    if i is None:
+        i = table[id(obj)] = len(values)
+        values.append(obj)
+    return i
+
+
+def _presence_columns(recs: list[PresenceRec]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    owners: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    disclosures: list[Disclosure] = []
+    transformations: list[Any] = []
+    d_index: dict[int, int] = {}
+    t_index: dict[int, int] = {}
+    sparse: dict[str, list[Any]] = {
+        "area": [],
+        "valid_from": [],
+        "valid_until": [],
+        "max_speed_mps": [],
+        "datum_warning": [],
+        "input": [],
+        "log_index_none": [],
+    }
+    index_cols: dict[str, list[int]] = {name: [] for name in _INDEX_COLUMNS}
+    log_index: list[int] = []
+    for i, p in enumerate(recs):
+        index_cols["owner"].append(owners.setdefault(p.owner, len(owners)))
+        index_cols["kind"].append(kinds.setdefault(p.kind, len(kinds)))
+        index_cols["disclosure"].append(_table_index(d_index, disclosures, p.disclosure))
+        index_cols["transformation"].append(
+            _table_index(t_index, transformations, p.transformation)
+        )
+        if p.area is not None or p.area_json is not None:
+            shape = None if p.area is None else shape_to_json(p.area)
+            sparse["area"].append([i, shape, p.area_json])
+        for name, value in (
+            ("valid_from", p.valid_from),
+            ("valid_until", p.valid_until),
+            ("max_speed_mps", p.max_speed_mps),
+            ("datum_warning", p.datum_warning),
+        ):
+            if value is not None:
+                sparse[name].append([i, value])
+        if p.sent is not (_LONLAT if p.area is None else None):
+            sparse["input"].append([i, p.input])
+        if p.log_index is None:
+            sparse["log_index_none"].append(i)
+            log_index.append(0)
+        else:
+            log_index.append(p.log_index)
+    text = {
+        "n": len(recs),
+        "owners": list(owners),
+        "kinds": list(kinds),
+        "disclosures": [d.to_json() for d in disclosures],
+        "transformations": transformations,
+        "id": [p.id for p in recs],
+        "label": [p.label for p in recs],
+        "sparse": sparse,
+    }
+    arrays: dict[str, np.ndarray] = {
+        name: np.array([getattr(p, name) for p in recs], dtype="<f8") for name in _FLOAT_COLUMNS
+    }
+    for name, col in index_cols.items():
+        arrays[name] = np.array(col, dtype="<u4")
+    arrays["version"] = np.array([p.version for p in recs], dtype="<i8")
+    arrays["log_index"] = np.array(log_index, dtype="<i8")
+    return text, arrays
 
 
 def to_snapshot(state: State) -> bytes:
-    """A compact JSON snapshot of the facts (derived structures are rebuilt on load)."""
-    return json.dumps(_facts(state), separators=(",", ":"), allow_nan=False).encode()
+    """A compact snapshot of the facts (derived structures are rebuilt on load); see above."""
+    text, arrays = _presence_columns(list(state.presences.values()))
+    header = {
+        "facts": _facts(state, presences=False),
+        "presences": text,
+        "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays.items()],
+    }
+    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    parts = [_SNAPSHOT_MAGIC, _SNAPSHOT_HEAD.pack(SNAPSHOT_FORMAT, len(head)), head]
+    parts.extend(a.tobytes() for a in arrays.values())
+    return b"".join(parts)
 
 
 def fingerprint(state: State) -> bytes:
@@ -694,10 +793,125 @@ def fingerprint(state: State) -> bytes:
     return bytes(rfc8785.dumps(_facts(state)))
 
 
+def _refuse(why: str) -> InvalidInput:
+    return InvalidInput("snapshot", why)
+
+
+def _read_snapshot(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and the arrays of a snapshot; raises InvalidInput for another format."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise _refuse("a snapshot is bytes")
+    view = memoryview(data)
+    magic = len(_SNAPSHOT_MAGIC)
+    if bytes(view[:magic]) != _SNAPSHOT_MAGIC:
+        if bytes(view[:1]) == b"{":
+            raise _refuse("snapshot format 1 (JSON) is no longer read; the log is replayed instead")
+        raise _refuse("not an Accord snapshot")
+    if len(view) < magic + _SNAPSHOT_HEAD.size:
+        raise _refuse("damaged snapshot: truncated")
+    fmt, head_len = _SNAPSHOT_HEAD.unpack_from(view, magic)
+    if fmt != SNAPSHOT_FORMAT:
+        raise _refuse(f"unsupported snapshot format {fmt} (this version reads {SNAPSHOT_FORMAT})")
+    start = magic + _SNAPSHOT_HEAD.size
+    header = json.loads(bytes(view[start : start + head_len]))
+    offset = start + head_len
+    arrays: dict[str, np.ndarray] = {}
+    for name, dtype, count in header["arrays"]:
+        a = np.frombuffer(view, dtype=np.dtype(dtype), count=count, offset=offset)
+        offset += a.nbytes
+        arrays[name] = a
+    if offset != len(view):
+        raise _refuse("damaged snapshot: its length does not match its header")
+    return header, arrays
+
+
 def from_snapshot(data: bytes) -> State:
-    o = json.loads(data)
-    if o.get("format") != SNAPSHOT_FORMAT:
-        raise InvalidInput("snapshot.format", f"unsupported snapshot format {o.get('format')!r}")
+    """The state a snapshot holds. Raises InvalidInput (field ``snapshot``) for a snapshot of
+    another format, or a damaged one."""
+    try:
+        header, arrays = _read_snapshot(data)
+        return _restore(header["facts"], header["presences"], arrays)
+    except InvalidInput:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, AssertionError, struct.error) as exc:
+        raise _refuse(f"damaged snapshot: {type(exc).__name__}: {exc}") from exc
+
+
+def _restore_presences(text: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[PresenceRec]:
+    n = int(text["n"])
+    owners = [sys.intern(str(o)) for o in text["owners"]]
+    kinds = [sys.intern(str(k)) for k in text["kinds"]]
+    disclosures = [share_disclosure(Disclosure.from_json(d)) for d in text["disclosures"]]
+    transformations = [share_transformation(t) for t in text["transformations"]]
+    owner = [owners[i] for i in arrays["owner"].tolist()]
+    ids: list[str] = text["id"]
+    keys = [presence_key(o, i) for o, i in zip(owner, ids, strict=True)]
+    lon = arrays["lon"].tolist()
+    lat = arrays["lat"].tolist()
+    sparse = text["sparse"]
+    area: list[Area | None] = [None] * n
+    area_json: list[Any] = [None] * n
+    for i, shape, aj in sparse["area"]:
+        area[i] = None if shape is None else _as_area(shape_from_json(shape))
+        area_json[i] = aj
+    optional: dict[str, list[Any]] = {}
+    for name in ("valid_from", "valid_until", "max_speed_mps"):
+        col: list[Any] = [None] * n
+        for i, v in sparse[name]:
+            col[i] = float(v)
+        optional[name] = col
+    warning: list[Any] = [None] * n
+    for i, v in sparse["datum_warning"]:
+        warning[i] = v
+    sent: list[Any] = [_LONLAT if a is None else None for a in area]
+    for i, v in sparse["input"]:
+        sent[i] = compact_input(v, lon[i], lat[i])
+    log_index: list[int | None] = arrays["log_index"].tolist()
+    for i in sparse["log_index_none"]:
+        log_index[i] = None
+    added = [
+        0.0 if a == 0.0 and math.copysign(1.0, a) > 0.0 else a for a in arrays["added_m"].tolist()
+    ]
+    rows = zip(
+        keys,
+        owner,
+        ids,
+        [kinds[i] for i in arrays["kind"].tolist()],
+        text["label"],
+        lon,
+        lat,
+        area,
+        area_json,
+        arrays["uncertainty_m"].tolist(),
+        added,
+        _shared_floats(arrays["fix"]),
+        optional["valid_from"],
+        optional["valid_until"],
+        optional["max_speed_mps"],
+        [disclosures[i] for i in arrays["disclosure"].tolist()],
+        sent,
+        [transformations[i] for i in arrays["transformation"].tolist()],
+        warning,
+        arrays["version"].tolist(),
+        log_index,
+        strict=True,
+    )
+    return [PresenceRec(*row) for row in rows]
+
+
+def _shared_floats(a: np.ndarray) -> list[float]:
+    """``a.tolist()``, with one float object per distinct value (bit for bit) when values repeat
+    (the presences loaded by one command share their time)."""
+    bits, inverse = np.unique(a.view(np.int64), return_inverse=True)
+    if len(bits) * 2 > len(a):
+        return list(a.tolist())
+    values = bits.view(np.float64).tolist()
+    return [values[i] for i in inverse.tolist()]
+
+
+def _restore(
+    o: dict[str, Any], presence_text: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> State:
     s = State()
     for pid, name, reg, aor, aor_json, stal, hb in o["parties"]:
         s.parties[pid] = PartyRec(
@@ -709,11 +923,12 @@ def from_snapshot(data: bytes) -> State:
             _opt_float(stal),
             _opt_float(hb),
         )
-    for pj in o["presences"]:
-        p = PresenceRec.from_json(pj)
+    recs = _restore_presences(presence_text, arrays)
+    for p in recs:
         s.presences[p.key] = p
-        s.index_presence(p)
-        s.add_speed(p)
+    if len(s.presences) != len(recs):
+        raise _refuse("damaged snapshot: a presence appears twice")
+    s.index_presences(recs)
     for k, owner, d in o["tombstones"]:
         s.tombstones[k] = (owner, Disclosure.from_json(d))
     for lid, owner, name, role, features in o["layers"]:

@@ -16,7 +16,8 @@ from pyproj import Geod
 from accord.core import commands as cmd
 from accord.core.decide import decide, evolve, tick
 from accord.core.model import Disclosure, Level
-from accord.core.state import State, fingerprint
+from accord.core.state import State, fingerprint, from_snapshot, to_snapshot
+from accord.geo.index import SpatialIndex
 from accord.geo.location import parse_location
 from accord.geo.shapes import Area, Disc, Shape
 
@@ -78,6 +79,10 @@ class World:
         for e in self.log:
             s = evolve(s, e)
         return s
+
+    def restored(self) -> State:
+        """The state from a snapshot of the current one."""
+        return from_snapshot(to_snapshot(self.state))
 
     # -- builders ---------------------------------------------------------------------------------
 
@@ -227,3 +232,21 @@ def world() -> World:
 @pytest.fixture
 def make_world() -> Callable[[], World]:
     return World
+
+
+def _index(index: SpatialIndex[str]) -> tuple[Any, ...]:
+    # the index's own structure: a bulk build must give the very one inserting in turn gives
+    return (index._cells, index._entries, index._level_count, index._codes)
+
+
+def derived(state: State) -> dict[str, Any]:
+    """The presences' derived structures (indexes, staleness buckets, speeds), to compare a state
+    rebuilt one way with one rebuilt another way."""
+    return {
+        "sites": _index(state.sites),
+        "units": _index(state.units),
+        "stale_buckets": state.stale_buckets,
+        "unit_bucket": state.unit_bucket,
+        "speed_counts": state.speed_counts,
+        "max_speed": state.max_speed(),
+    }

@@ -16,7 +16,8 @@ Properties (rule ids in docs/RULES.md):
 - S5 (R12): disclosure never changes a verdict; nothing sent to a party reveals a position or a
   distance it may not see exactly.
 - S6 (R15): decide never mutates the state (World.run checks it on every command), a rejected
-  command changes nothing, and replaying the log rebuilds an equal state.
+  command changes nothing, and replaying the log or loading a snapshot rebuilds an equal state
+  (and equal derived structures).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from accord.errors import AccordError
 from accord.geo.cells import coarse_cell
 from accord.geo.location import parse_location
 
-from .conftest import LAT0, LON0, World, offset, point, rect
+from .conftest import LAT0, LON0, World, derived, offset, point, rect
 
 GEOD = Geod(ellps="WGS84")
 PARTIES = ("alpha", "bravo", "charlie")
@@ -403,7 +404,12 @@ def test_s1_s2_s3_s6_random_sequences_against_the_oracle(scenario: list[tuple[An
     for op in scenario:
         r.step(op)
     r.try_rejected()
-    assert fingerprint(r.w.replayed()) == fingerprint(r.w.state)
+    replayed = r.w.replayed()
+    assert fingerprint(replayed) == fingerprint(r.w.state)
+    # R15: a snapshot holds the same facts, and rebuilds the same derived structures
+    restored = r.w.restored()
+    assert fingerprint(restored) == fingerprint(r.w.state)
+    assert derived(restored) == derived(replayed)
 
 
 # -- S5: disclosure --------------------------------------------------------------------------------
