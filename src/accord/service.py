@@ -15,6 +15,7 @@ further write (``StorageError``) until it is restarted, which rebuilds state fro
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from accord.core import (
     to_snapshot,
 )
 from accord.core.model import ProbePolicy
-from accord.errors import StorageError
+from accord.errors import InvalidInput, StorageError
 from accord.ledger import (
     MerkleTree,
     SignedTreeHead,
@@ -62,6 +63,8 @@ Event = dict[str, Any]
 
 SIGNING_KEY_META = "ledger.signing_key"
 SNAPSHOT_EVERY = 100_000  # events between automatic snapshots
+
+_log = logging.getLogger(__name__)
 
 
 def system_clock() -> datetime:
@@ -108,9 +111,30 @@ class Service:
         return Signer.from_seed(seed)
 
     def _restore(self) -> tuple[State, MerkleTree, int]:
+        """State and tree from the latest snapshot and the log after it. A snapshot this version
+        does not read (an older format) or a damaged one is only a cache: it is left aside, with a
+        warning, and the whole log is replayed."""
         snap = self.store.latest_snapshot()
-        state = from_snapshot(snap.data) if snap is not None else State.empty()
-        start = snap.upto_index if snap is not None else 0
+        state: State | None = None
+        start = 0
+        if snap is not None:
+            try:
+                state = from_snapshot(snap.data)
+                expected = snap.upto_index - 1 if snap.upto_index else None
+                if state.last_index != expected:
+                    raise InvalidInput(
+                        "snapshot", f"it holds the state after {state.last_index}, not {expected}"
+                    )
+                start = snap.upto_index
+            except InvalidInput as exc:
+                _log.warning(
+                    "the snapshot up to %d is not used (%s); replaying the whole log",
+                    snap.upto_index,
+                    exc,
+                )
+                state = None
+        if state is None:
+            state = State.empty()
         replayed = 0
         for rec in self.store.read(start):
             state = evolve(state, json.loads(rec.event))
