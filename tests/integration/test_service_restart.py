@@ -1,0 +1,213 @@
+"""A service restarts from its store (R15): from the latest snapshot plus the log's tail, or, when
+the snapshot cannot be used, from the whole log; either way to the state a full replay gives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tests.unit.core.conftest import LAT0, LON0, derived, offset, point, rect
+
+from accord.core import commands as cmd
+from accord.core.decide import evolve
+from accord.core.model import Disclosure
+from accord.core.state import State, fingerprint, to_snapshot
+from accord.geo.location import parse_location
+from accord.geo.shapes import Disc
+from accord.service import Service
+from accord.store import Snapshot, open_store
+
+T0 = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=250)
+        return self.now
+
+
+def _presence(owner: str, pid: str, lon: float, lat: float, **kw: object) -> cmd.UpsertPresence:
+    fields: dict[str, object] = {
+        "party": owner,
+        "id": pid,
+        "kind": "site",
+        "label": f"{pid} label",
+        "position": parse_location(point(lon, lat)),
+        "uncertainty_m": 20.0,
+        "area": None,
+        "area_json": None,
+        "valid_from": None,
+        "valid_until": None,
+        "max_speed_mps": None,
+        "disclosure": Disclosure("conflict-only", {}),
+    }
+    fields.update(kw)
+    return cmd.UpsertPresence(**fields)  # type: ignore[arg-type]
+
+
+def _first_part(service: Service, clock: Clock) -> str:
+    for pid in ("alpha", "bravo", "charlie"):
+        service.execute(cmd.RegisterParty("admin", pid, pid.upper()))
+    items = tuple(
+        _presence("bravo", f"s{i}", *offset(LON0, LAT0, 150.0 * i, 40.0 * i)) for i in range(40)
+    )
+    service.execute(cmd.UpsertPresences("bravo", items))
+    area, area_json = rect(LON0 + 0.05, LAT0, LON0 + 0.06, LAT0 + 0.01)
+    service.execute(
+        cmd.UpsertPresences(
+            "charlie",
+            (
+                _presence("charlie", "u1", LON0 + 0.02, LAT0, kind="unit", max_speed_mps=12.0),
+                _presence(
+                    "charlie",
+                    "a1",
+                    0.0,
+                    0.0,
+                    position=None,
+                    area=area,
+                    area_json=area_json,
+                    disclosure=Disclosure("coarse", {"alpha": "exact"}),
+                ),
+                _presence(
+                    "charlie",
+                    "x1",
+                    0.0,
+                    0.0,
+                    position=parse_location({"mgrs": "42SXD 12345 67890"}),
+                ),
+            ),
+        )
+    )
+    service.execute(
+        cmd.RequestClearance(
+            "alpha",
+            None,
+            Disc(LON0, LAT0, 100.0),
+            point(LON0, LAT0),
+            100.0,
+            None,
+            500.0,
+            clock.now,
+            clock.now + timedelta(hours=1),
+            "test",
+            ("bravo",),
+        )
+    )
+    (cid,) = service.state.clearances
+    return cid
+
+
+def _tail(service: Service, clock: Clock, cid: str) -> None:
+    service.execute(cmd.RemovePresence("bravo", "s3"))
+    service.execute(_presence("bravo", "s4", *offset(LON0, LAT0, 5000.0, 0.0)))
+    move = cmd.PositionUpdate(
+        "u1", parse_location(point(LON0 + 0.021, LAT0)), 8.0, clock.now + timedelta(seconds=1)
+    )
+    clock.now += timedelta(seconds=2)
+    service.execute(cmd.UpdatePositions("charlie", (move,)))
+    service.execute(cmd.AnswerClearance("bravo", cid, "absent"))
+    service.run_timers()
+
+
+def _replayed(data: Path) -> State:
+    store = open_store("sqlite://", data)
+    s = State.empty()
+    for rec in store.read(0):
+        s = evolve(s, json.loads(rec.event))
+    store.close()
+    return s
+
+
+def _drop_snapshots(data: Path) -> None:
+    db = sqlite3.connect(data / "accord.db")
+    db.execute("DELETE FROM snapshots")
+    db.commit()
+    db.close()
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> tuple[Path, int, int]:
+    """A store with a snapshot after the first part, and a tail after it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    clock = Clock()
+    service = Service(open_store("sqlite://", data), clock)
+    cid = _first_part(service, clock)
+    service.snapshot()
+    upto = service.tree.size
+    _tail(service, clock, cid)
+    size = service.tree.size
+    service.close()
+    assert size > upto
+    return data, upto, size
+
+
+def test_r15_a_restart_from_a_snapshot_and_the_tail_equals_a_full_replay(
+    stored: tuple[Path, int, int], tmp_path: Path
+) -> None:
+    data, upto, size = stored
+    full = tmp_path / "full"
+    shutil.copytree(data, full)
+    _drop_snapshots(full)
+    reference = _replayed(full)
+
+    from_snap = Service(open_store("sqlite://", data), Clock())
+    replayed = Service(open_store("sqlite://", full), Clock())
+    try:
+        assert from_snap.restored == size - upto  # only the tail was replayed
+        assert replayed.restored == size
+        for service in (from_snap, replayed):
+            assert fingerprint(service.state) == fingerprint(reference)
+            assert derived(service.state) == derived(reference)
+            assert service.tree.size == size
+        assert from_snap.tree.root(size) == replayed.tree.root(size)
+        # and both go on deciding alike
+        later = from_snap.clock() + timedelta(minutes=30)
+        for service in (from_snap, replayed):
+            service.clock = lambda: later
+            service.run_timers()
+        assert fingerprint(from_snap.state) == fingerprint(replayed.state)
+    finally:
+        from_snap.close()
+        replayed.close()
+
+
+@pytest.mark.parametrize(
+    "data_of",
+    [
+        pytest.param(lambda state: b'{"format":1,"parties":[]}', id="format-1"),
+        pytest.param(lambda state: b"accord snapshot\n\x00\x00\x00\x02garbage", id="damaged"),
+        pytest.param(lambda state: to_snapshot(State.empty()), id="not-at-its-index"),
+    ],
+)
+def test_r15_an_unusable_snapshot_is_refused_and_the_whole_log_replayed(
+    stored: tuple[Path, int, int],
+    caplog: pytest.LogCaptureFixture,
+    data_of: object,
+) -> None:
+    data, _, size = stored
+    store = open_store("sqlite://", data)
+    snap = store.latest_snapshot()
+    assert snap is not None
+    # a newer snapshot that this version cannot use (stored intact: its checksum is right)
+    store.put_snapshot(Snapshot(size, data_of(None)))  # type: ignore[operator]
+    store.close()
+    reference = _replayed(data)
+    with caplog.at_level(logging.WARNING, logger="accord.service"):
+        service = Service(open_store("sqlite://", data), Clock())
+    try:
+        assert f"the snapshot up to {size} is not used" in caplog.text
+        assert "replaying the whole log" in caplog.text
+        assert service.restored == size
+        assert fingerprint(service.state) == fingerprint(reference)
+    finally:
+        service.close()
