@@ -430,7 +430,10 @@ points = st.lists(st.tuples(st.integers(0, 40), lons, lats, st.one_of(small_m, a
 
 
 @settings(max_examples=300, deadline=None)
-@given(points=points, first=st.lists(st.tuples(st.integers(0, 40), lons, lats, small_m)))
+@given(
+    points=points,
+    first=st.lists(st.tuples(st.integers(0, 40) | st.integers(100, 140), lons, lats, small_m)),
+)
 def test_insert_points_builds_what_inserting_one_by_one_builds(
     points: list[tuple[int, float, float, float]], first: list[tuple[int, float, float, float]]
 ) -> None:

@@ -41,6 +41,7 @@ How a box is grown (all rules err towards a larger box):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from functools import cache
@@ -495,9 +496,7 @@ class SpatialIndex(Generic[K]):
         # _single_cell on those boxes
         lv = self._levels[0]
         r = np.where(fast, (s + 90.0) * lv.inv_h, 0.0).astype(np.int64)
-        fast &= (r == np.where(fast, (n + 90.0) * lv.inv_h, 0.0).astype(np.int64)) & (
-            r < lv.nrows
-        )
+        fast &= (r == np.where(fast, (n + 90.0) * lv.inv_h, 0.0).astype(np.int64)) & (r < lv.nrows)
         r = np.where(fast, r, 0)
         sc = np.asarray(lv.scale, dtype=np.float64)[r]
         c = np.where(fast, (w + 180.0) * sc, 0.0).astype(np.int64)
@@ -505,37 +504,50 @@ class SpatialIndex(Generic[K]):
             c < np.asarray(lv.ncols, dtype=np.int64)[r]
         )
         codes = (r << _COL_BITS) | c
+        keys = list(keys)
         entries = self._entries
+        if len(set(keys)) != len(keys) or not entries.keys().isdisjoint(keys):
+            # a key comes twice or is indexed already: in turn, each replacing the one before
+            rows = zip(keys, lons.tolist(), lats.tolist(), reach.tolist(), strict=True)
+            for key, lon, lat, rm in rows:
+                self.insert(key, Disc(lon, lat, 0.0), rm)
+            return
+        # new and distinct keys: the order of insertion changes nothing; fill cell by cell
         cells = self._cells[0]
         shared = self._codes
-        counts = self._level_count
-        todo = zip(
-            keys,
-            fast.tolist(),
-            codes.tolist(),
-            w.tolist(),
-            s.tolist(),
-            e.tolist(),
-            n.tolist(),
-            lons.tolist(),
-            lats.tolist(),
-            reach.tolist(),
-            strict=True,
+        order = np.flatnonzero(fast)
+        order = order[np.argsort(codes[order], kind="stable")]
+        in_order = codes[order]
+        starts = (
+            [0, *(np.flatnonzero(np.diff(in_order)) + 1).tolist(), len(order)]
+            if len(order)
+            else [0]
         )
-        for key, one_cell, code, bw, bs, be, bn, lon, lat, rm in todo:
-            if not one_cell or key in entries:
-                self.insert(key, Disc(lon, lat, 0.0), rm)
-                continue
-            box = (bw, bs, be, bn)
+        boxes = list(
+            zip(
+                w[order].tolist(),
+                s[order].tolist(),
+                e[order].tolist(),
+                n[order].tolist(),
+                strict=True,
+            )
+        )
+        ordered_keys = [keys[i] for i in order.tolist()]
+        group_codes = in_order[starts[:-1]].tolist()
+        for code, lo, hi in zip(group_codes, starts[:-1], starts[1:], strict=True):
             cell = cells.get(code)
+            members = ordered_keys[lo:hi]
             if cell is None:
-                cells[code] = {key: box}
+                cells[code] = dict(zip(members, boxes[lo:hi], strict=True))
                 shared[code] = code
-                entries[key] = code
+                one = code
             else:
-                cell[key] = box
-                entries[key] = shared[code]
-            counts[0] += 1
+                cell.update(zip(members, boxes[lo:hi], strict=True))
+                one = shared[code]
+            entries.update(zip(members, itertools.repeat(one, hi - lo), strict=True))
+        self._level_count[0] += len(order)
+        for i in np.flatnonzero(~fast).tolist():
+            self.insert(keys[i], Disc(float(lons[i]), float(lats[i]), 0.0), float(reach[i]))
 
     def remove(self, key: K) -> None:
         """Remove ``key``; nothing happens if it is absent."""
