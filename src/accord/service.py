@@ -14,6 +14,7 @@ further write (``StorageError``) until it is restarted, which rebuilds state fro
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -113,7 +114,23 @@ class Service:
     def _restore(self) -> tuple[State, MerkleTree, int]:
         """State and tree from the latest snapshot and the log after it. A snapshot this version
         does not read (an older format) or a damaged one is only a cache: it is left aside, with a
-        warning, and the whole log is replayed."""
+        warning, and the whole log is replayed.
+
+        The cyclic garbage collector is paused meanwhile (a restore makes millions of objects and
+        no garbage cycles: each collection would go over all of them), and the restored objects
+        are then frozen out of later collections (``gc.freeze``), which would otherwise go over
+        them again and again while the service runs."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            restored = self._restore_unpaused()
+        finally:
+            if paused:
+                gc.enable()
+        gc.freeze()
+        return restored
+
+    def _restore_unpaused(self) -> tuple[State, MerkleTree, int]:
         snap = self.store.latest_snapshot()
         state: State | None = None
         start = 0

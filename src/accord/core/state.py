@@ -502,21 +502,29 @@ class State:
     def index_presences(self, recs: list[PresenceRec]) -> None:
         """``index_presence`` and ``add_speed`` of each of ``recs``, for a state being built (a
         restore): point presences go into their index in bulk (SpatialIndex.insert_points)."""
-        for unit, index in ((False, self.sites), (True, self.units)):
-            points = [p for p in recs if p.area is None and p.is_unit is unit]
+        sites: list[PresenceRec] = []
+        units: list[PresenceRec] = []
+        for p in recs:
+            if p.area is not None:
+                self.index_presence(p)
+            elif p.kind == "unit":
+                units.append(p)
+            else:
+                sites.append(p)
+        for points, index in ((sites, self.sites), (units, self.units)):
             if points:
                 index.insert_points(
                     [p.key for p in points],
                     np.array([p.lon for p in points], dtype=np.float64),
                     np.array([p.lat for p in points], dtype=np.float64),
-                    np.array([p.unc for p in points], dtype=np.float64),
+                    np.array([p.uncertainty_m for p in points], dtype=np.float64)
+                    + np.array([p.added_m for p in points], dtype=np.float64),  # p.unc
                 )
+        for p in units:
+            self._bucket_unit(p)
         for p in recs:
-            if p.area is not None:
-                self.index_presence(p)
-            elif p.is_unit:
-                self._bucket_unit(p)
-            self.add_speed(p)
+            if p.kind == "unit":
+                self.add_speed(p)
 
     def add_speed(self, p: PresenceRec) -> None:
         if p.is_unit:
@@ -845,7 +853,9 @@ def _restore_presences(text: dict[str, Any], arrays: dict[str, np.ndarray]) -> l
     transformations = [share_transformation(t) for t in text["transformations"]]
     owner = [owners[i] for i in arrays["owner"].tolist()]
     ids: list[str] = text["id"]
-    keys = [presence_key(o, i) for o, i in zip(owner, ids, strict=True)]
+    if len(ids) != n:
+        raise _refuse("damaged snapshot: the presences' columns differ in length")
+    keys = list(map(presence_key, owner, ids))
     lon = arrays["lon"].tolist()
     lat = arrays["lat"].tolist()
     sparse = text["sparse"]
@@ -872,7 +882,7 @@ def _restore_presences(text: dict[str, Any], arrays: dict[str, np.ndarray]) -> l
     added = [
         0.0 if a == 0.0 and math.copysign(1.0, a) > 0.0 else a for a in arrays["added_m"].tolist()
     ]
-    rows = zip(
+    columns = (
         keys,
         owner,
         ids,
@@ -894,9 +904,10 @@ def _restore_presences(text: dict[str, Any], arrays: dict[str, np.ndarray]) -> l
         warning,
         arrays["version"].tolist(),
         log_index,
-        strict=True,
     )
-    return [PresenceRec(*row) for row in rows]
+    if any(len(col) != n for col in columns):
+        raise _refuse("damaged snapshot: the presences' columns differ in length")
+    return list(map(PresenceRec, *columns))
 
 
 def _shared_floats(a: np.ndarray) -> list[float]:
@@ -924,8 +935,7 @@ def _restore(
             _opt_float(hb),
         )
     recs = _restore_presences(presence_text, arrays)
-    for p in recs:
-        s.presences[p.key] = p
+    s.presences = dict(zip([p.key for p in recs], recs, strict=True))
     if len(s.presences) != len(recs):
         raise _refuse("damaged snapshot: a presence appears twice")
     s.index_presences(recs)
