@@ -39,7 +39,7 @@ from accord.service import Service
 from accord.store import open_store
 
 
-def load(data: Path, n: int) -> float:
+def load(data: Path, n: int) -> tuple[float, float]:
     rng = random.Random(7)
     service = Service(open_store("sqlite://", data))
     service.execute(RegisterParty(party="admin", id="p", name="P"))
@@ -66,16 +66,21 @@ def load(data: Path, n: int) -> float:
         )
         service.execute(UpsertPresences(party="p", items=items))
     elapsed = time.perf_counter() - t
+    t = time.perf_counter()
     service.snapshot()
+    snapshot = time.perf_counter() - t
     service.close()
-    return elapsed
+    return elapsed, snapshot
 
 
-def resnapshot(data: Path) -> None:
-    """Write the snapshot of a kept store again (in this version's format)."""
+def resnapshot(data: Path) -> float:
+    """Write the snapshot of a kept store again (in this version's format); its time."""
     service = Service(open_store("sqlite://", data))
+    t = time.perf_counter()
     service.snapshot()
+    took = time.perf_counter() - t
     service.close()
+    return took
 
 
 def restart(data: Path) -> tuple[float, int]:
@@ -131,14 +136,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or Path(tmp) / "data"
         if (data / "accord.db").exists():
-            resnapshot(data)
-            print(f"reusing the store in {data}")
+            took = resnapshot(data)
+            print(f"reusing the store in {data}; snapshot written in {took:.2f} s")
         else:
             data.mkdir(parents=True, exist_ok=True)
-            loading = load(data, args.n)
+            loading, took = load(data, args.n)
             print(
-                f"loaded {args.n} presences in {loading:.1f} s ({args.n / loading:.0f}/s); "
-                f"load average {os.getloadavg()[0]:.2f}"
+                f"loaded {args.n} presences in {loading:.1f} s ({args.n / loading:.0f}/s), "
+                f"snapshot written in {took:.2f} s; load average {os.getloadavg()[0]:.2f}"
             )
         times = []
         for _ in range(args.repeat):
