@@ -1,7 +1,7 @@
-"""Accord against PostGIS alone: durable clearance requests, verdict latency, agreement.
+"""Accord against PostGIS alone, by N: durable clearance requests, verdicts, memory, restart.
 
-    PYTHONPATH=src:. .venv/bin/python bench/bench_postgis.py [--max-n 100000] [--seconds 4]
-        [--runs 3] [--agree 400] [--pg URL] [--out docs/PERF-postgis.md]
+    PYTHONPATH=src:. .venv/bin/python bench/bench_postgis.py [--max-n 1000000] [--seconds 4]
+        [--runs 3] [--agree 400] [--clients 1,2] [--pg URL] [--out docs/PERFORMANCE.md]
         [--plot docs/img/bench-postgis.png]
 
 Without ``--pg`` a throwaway PostgreSQL 15 + PostGIS cluster is started (tests/integration/pg.py)
@@ -15,6 +15,9 @@ random in a 200 km x 200 km region (centre 34.9N 71.0E) with uncertainties of 10
   ``ST_Distance(geog, q, true) <= radius + hazard + unc``, and the INSERT of the request row
   with its status and conflicting ids. The single statement (one round trip) is the most
   favourable form for PostGIS.
+- Accord over HTTP: a real ``accord serve`` process with its SQLite store (:class:`AccordHTTP`),
+  loaded through ``POST /v1/presences``; each client thread keeps one connection and POSTs
+  /v1/clearances, answered once the request is durable.
 - Accord in process: a :class:`accord.service.Service` (decide, Merkle leaf, evolve, durable
   group-committed append before the answer) with the SQLite store, and with the PostgreSQL store
   on the same server as PostGIS. Presences are loaded through the service (UpsertPresences of
@@ -29,10 +32,16 @@ the verdicts of both on ``--agree`` random requests plus boundary cases placed 1
 and 100 nm either side of one presence's threshold (distance from GeographicLib). Any
 disagreement outside Accord's stated error bound is reported and makes the exit status 1.
 
+At each N the server over HTTP also gives: its RSS growth per presence while loading, position
+updates/s through ``POST /v1/positions`` (batches of 1,000 over 1,000 units, verdicts
+recomputed), and its restart time (stop, which snapshots, then start until /healthz answers);
+and durable appends/s of single records from 16 threads through a GroupCommitter on each store.
+
 The ``store`` part measures the PostgreSQL store alone: durable appends/s through a
 GroupCommitter, and how long a record takes to reach another store object's ``follow()``.
 
-An HTTP mode adds a :class:`Target` whose ``request`` POSTs /v1/clearances; the rest is shared.
+The tables go between the markers BEGIN and END in ``--out`` (docs/PERFORMANCE.md); the plot of
+cost against N to ``--plot``.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import http.client
+import json
 import math
 import os
 import random
@@ -155,8 +166,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[k]
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
+def rss_bytes(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
@@ -420,6 +431,154 @@ class Accord:
         self.service.close()
 
 
+class AccordHTTP:
+    """A real ``accord serve`` process (tests/support/server.py) on its own data directory;
+    presences loaded through ``POST /v1/presences`` (1,000 features a request, disclosed
+    ``exact`` so the requester's answer names them). Each client keeps one HTTP/1.1 connection
+    (the standard library's http.client, the leanest client at hand) and POSTs /v1/clearances;
+    the answer arrives once the request's events are durable (invariant 4). The per-party
+    request budget (R14) is lifted with ``--request-budget 0 --probe-budget 0``: a benchmark is
+    not a probe."""
+
+    name = "Accord over HTTP"
+
+    def __init__(self, data: Path, ps: Sequence[Presence], store_url: str | None = None) -> None:
+        from tests.support.server import ServerProcess, register  # the e2e tests' server
+
+        data.mkdir(parents=True, exist_ok=True)
+        self.server = ServerProcess(
+            data, store_url, "--request-budget", "0", "--probe-budget", "0"
+        ).start()
+        assert self.server.proc is not None
+        self.rss_before_load = rss_bytes(self.server.proc.pid)
+        clients = register(self.server, "owner", "requester")
+        self.tokens = {
+            k: c.headers["Authorization"].removeprefix("Bearer ") for k, c in clients.items()
+        }
+        t0 = time.perf_counter()
+        with self.connection("owner") as post:
+            for k in range(0, len(ps), 1000):
+                features = [
+                    {
+                        "type": "Feature",
+                        "id": p.id,
+                        "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+                        "properties": {
+                            "kind": "site",
+                            "label": f"post {p.id}",
+                            "uncertainty_m": p.unc,
+                            "disclosure": {"default": "exact"},
+                        },
+                    }
+                    for p in ps[k : k + 1000]
+                ]
+                post("/v1/presences", {"type": "FeatureCollection", "features": features})
+        self.load_s = time.perf_counter() - t0
+        self.rss_after_load = rss_bytes(self.server.proc.pid)
+
+    @contextlib.contextmanager
+    def connection(self, party: str) -> Iterator[Callable[[str, Any], Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        headers = {
+            "Authorization": f"Bearer {self.tokens[party]}",
+            "Content-Type": "application/json",
+        }
+
+        def post(path: str, body: Any) -> Any:
+            conn.request("POST", path, json.dumps(body).encode(), headers)
+            response = conn.getresponse()
+            data = response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+            return json.loads(data)
+
+        try:
+            yield post
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[Callable[[Query, int], Answer]]:
+        start = datetime.now(UTC)
+        window = {
+            "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (start + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        with self.connection("requester") as post:
+
+            def request(q: Query, n: int) -> Answer:
+                body = {
+                    "area": {"type": "Point", "coordinates": [q.lon, q.lat]},
+                    "radius_m": q.radius,
+                    "hazard_m": q.hazard,
+                    "window": window,
+                    "purpose": "bench",
+                }
+                return answer_of(post("/v1/clearances", body))
+
+            yield request
+
+    def positions_rate(self, units: int, batch: int, seconds: float) -> float:
+        """Position updates/s through ``POST /v1/positions`` in batches of ``batch`` (each
+        answered once durable, the affected verdicts recomputed), over ``units`` units."""
+        rng = random.Random(5)
+        with self.connection("owner") as post:
+            post("/v1/presences", _unit_features(rng, units))
+            done = 0
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                stamp = datetime.now(UTC).isoformat()
+                post(
+                    "/v1/positions",
+                    [
+                        {
+                            "id": f"u{rng.randrange(units)}",
+                            "location": _random_point(rng),
+                            "uncertainty_m": 20,
+                            "time": stamp,
+                        }
+                        for _ in range(batch)
+                    ],
+                )
+                done += batch
+            return done / (time.perf_counter() - t0)
+
+    def restart_s(self) -> float:
+        """Stop the server (it snapshots at shutdown) and time its start until it answers."""
+        self.server.stop()
+        t0 = time.perf_counter()
+        self.server.start(timeout=600)
+        return time.perf_counter() - t0
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def _random_point(rng: random.Random) -> dict[str, Any]:
+    return {
+        "type": "Point",
+        "coordinates": [
+            CENTRE[0] + rng.uniform(-HALF_LON, HALF_LON),
+            CENTRE[1] + rng.uniform(-HALF_LAT, HALF_LAT),
+        ],
+    }
+
+
+def _unit_features(rng: random.Random, units: int) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": f"u{k}",
+                "geometry": _random_point(rng),
+                "properties": {"kind": "unit", "uncertainty_m": 20, "max_speed_mps": 5},
+            }
+            for k in range(units)
+        ],
+    }
+
+
 # -- measuring ----------------------------------------------------------------------------------
 
 
@@ -546,10 +705,9 @@ def oracle_misses(ps: Sequence[Presence], qs: Sequence[Query], answers: Sequence
 # -- the PostgreSQL store alone -----------------------------------------------------------------
 
 
-def append_rate(url: str, schema: str, threads: int, seconds: float) -> float:
+def append_rate(open_store: Callable[[], EventStore], threads: int, seconds: float) -> float:
     """Durable appends/s of single records through a GroupCommitter from ``threads`` threads."""
-    create_schema(url, schema)
-    with PostgresStore(with_schema(url, schema)) as store, GroupCommitter(store) as committer:
+    with contextlib.closing(open_store()) as store, GroupCommitter(store) as committer:
         lock = threading.Lock()
         next_free = [0]
         deadline = time.perf_counter() + seconds
@@ -569,6 +727,14 @@ def append_rate(url: str, schema: str, threads: int, seconds: float) -> float:
         for w in workers:
             w.join()
         return next_free[0] / (time.perf_counter() - t0)
+
+
+def postgres_store(url: str, schema: str) -> Callable[[], EventStore]:
+    def opened() -> EventStore:
+        create_schema(url, schema)
+        return PostgresStore(with_schema(url, schema))
+
+    return opened
 
 
 def store_record(i: int) -> LogRecord:
@@ -617,7 +783,8 @@ def store_figures(url: str, seconds: float, runs: int, records: int) -> dict[str
     out: dict[str, float] = restart_figures(url, records, runs)
     for threads in (1, 4, 16):
         rates = [
-            append_rate(url, f"bench_store_{threads}_{r}", threads, seconds) for r in range(runs)
+            append_rate(postgres_store(url, f"bench_store_{threads}_{r}"), threads, seconds)
+            for r in range(runs)
         ]
         out[f"durable appends/s, {threads} thread(s), batch 1"] = statistics.median(rates)
 
@@ -725,10 +892,26 @@ def compare_at(
     schema = f"accord_{n}"
     create_schema(url, schema)
     accord_pg = Accord("Accord + PostgreSQL", PostgresStore(with_schema(url, schema)), ps)
+    t0 = time.perf_counter()
+    over_http = AccordHTTP(tmp / "http", ps)
+    row["http_load_s"] = time.perf_counter() - t0
+    row["http_bytes_per_presence"] = (over_http.rss_after_load - over_http.rss_before_load) / n
+    with over_http.client() as request:
+        answers = [request(q, k) for k, q in enumerate(qs)]
+    h = row["agreement_http"] = compare({p.id: p for p in ps}, qs, answers, theirs)
+    print(
+        f"  over HTTP: loaded in {row['http_load_s']:.1f} s, "
+        f"{row['http_bytes_per_presence']:.0f} B/presence in the server; agreement {h.same}/"
+        f"{h.cases} identical, {h.within_bound} within the bound, {len(h.outside or ())} outside",
+        flush=True,
+    )
+    for line in h.outside or ():
+        print("  DISAGREEMENT (HTTP)", line, flush=True)
     targets: list[tuple[str, Target]] = [
         ("postgis", postgis),
         ("accord_sqlite", accord),
         ("accord_pg", accord_pg),
+        ("accord_http", over_http),
     ]
     runs: dict[str, list[Run]] = {}
     for _ in range(args.runs):
@@ -741,6 +924,16 @@ def compare_at(
         for clients in args.clients:
             run = row[f"{key}_{clients}"] = median_run(runs[f"{key}_{clients}"])
             print(f"  {target.name}, {clients} client(s): {fmt_run(run)}", flush=True)
+    row["positions_per_s"] = over_http.positions_rate(1000, 1000, args.seconds)
+    row["restart_s"] = over_http.restart_s()
+    row["appends_sqlite"] = append_rate(lambda: SQLiteStore(tmp / "appends.db"), 16, args.seconds)
+    row["appends_pg"] = append_rate(postgres_store(url, f"appends_{n}"), 16, args.seconds)
+    print(
+        f"  position updates over HTTP (batches of 1,000): {row['positions_per_s']:,.0f}/s; "
+        f"restart {row['restart_s']:.1f} s; durable appends, 16 threads: SQLite "
+        f"{row['appends_sqlite']:,.0f}/s, PostgreSQL {row['appends_pg']:,.0f}/s",
+        flush=True,
+    )
     for _, target in targets:
         target.close()
     gc.collect()
@@ -753,7 +946,7 @@ def fmt_run(r: Run) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--max-n", type=int, default=100_000)
+    ap.add_argument("--max-n", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--agree", type=int, default=400, help="random requests compared per N")
@@ -766,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[1, 2],
         help="client threads, e.g. 1,2,8 (default 1,2)",
     )
-    ap.add_argument("--out", type=Path, default=Path("docs/PERF-postgis.md"))
+    ap.add_argument("--out", type=Path, default=Path("docs/PERFORMANCE.md"))
     ap.add_argument("--plot", type=Path, default=Path("docs/img/bench-postgis.png"))
     ap.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -796,6 +989,7 @@ def main(argv: list[str] | None = None) -> int:
                     args=args,
                 )
             failed |= bool(row["agreement"].outside or row["oracle_accord"])
+            failed |= bool(row["agreement_http"].outside)
             failed |= bool(row["oracle_postgis"])
             rows.append(row)
 
@@ -810,65 +1004,92 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+BEGIN = "<!-- bench_postgis: begin (written by bench/bench_postgis.py; edit outside) -->"
+END = "<!-- bench_postgis: end -->"
+
+
 def write_report(
     args: argparse.Namespace, rows: list[dict[str, Any]], store: dict[str, float]
 ) -> None:
+    """Write the tables between BEGIN and END in ``args.out`` (docs/PERFORMANCE.md), keeping
+    the rest of the file as it is."""
     cmd = "PYTHONPATH=src:. .venv/bin/python bench/bench_postgis.py " + " ".join(sys.argv[1:])
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
-        "# Accord against PostGIS alone",
+        BEGIN,
         "",
-        f"Machine: 2 vCPU shared, {datetime.now(UTC):%Y-%m-%d}; PostgreSQL 15 + PostGIS 3.3 on the "
-        "same machine (throwaway cluster, Unix socket, fsync and synchronous_commit on).",
+        f"Machine: 2 vCPU shared, Python 3.11.7, {datetime.now(UTC):%Y-%m-%d}; PostgreSQL 15 + "
+        "PostGIS 3.3 on the same machine (throwaway cluster, Unix socket, fsync and "
+        "synchronous_commit on). "
         f"Command: `{cmd.strip()}`. Medians of {args.runs} runs of {args.seconds:g} s. "
-        "How each side works: see the docstring of bench/bench_postgis.py. "
-        f"Load average at the end: {load} (other work shared the 2 vCPUs).",
+        "How each side works: the docstring of bench/bench_postgis.py. "
+        f"Load average at the end: {load}.",
         "",
         "Durable clearance requests: requests/s (latency p50 / p99 in ms) from each number of "
-        "client threads; ratio: Accord over PostGIS at the same number of clients.",
+        "client threads; the ratio is Accord's rate over PostGIS's at the same number of clients.",
         "",
-        "| N | clients | PostGIS | Accord + SQLite | ratio | Accord + PostgreSQL store | ratio |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| N | clients | PostGIS | Accord over HTTP | ratio | Accord in process, SQLite | ratio "
+        "| Accord in process, PostgreSQL store | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         for c in args.clients:
             base = r[f"postgis_{c}"]
-            lite, pgs = r[f"accord_sqlite_{c}"], r[f"accord_pg_{c}"]
-            lines.append(
-                f"| {r['n']:,} | {c} | {fmt_run(base)} | {fmt_run(lite)} "
-                f"| {lite.rate / base.rate:.2f} | {fmt_run(pgs)} | {pgs.rate / base.rate:.2f} |"
-            )
+            cells = [fmt_run(base)]
+            for key in ("accord_http", "accord_sqlite", "accord_pg"):
+                run = r[f"{key}_{c}"]
+                cells += [fmt_run(run), f"{run.rate / base.rate:.2f}"]
+            lines.append(f"| {r['n']:,} | {c} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Verdicts, loading and memory:",
+        "Verdicts and agreement: the verdict in process (decide on the loaded state, nothing "
+        "written); every random and boundary request answered by Accord (in process and over "
+        "HTTP) and by PostGIS, differences judged by GeographicLib against Accord's 1 µm bound.",
         "",
-        "| N | verdict in process p50 / p99 ms | requests compared | identical | differ within "
-        "1 µm | differ outside | GeographicLib contradicts Accord / PostGIS | random requests "
-        "in conflict | conflicting presences per request | request event (JCS), its "
-        "canonicalisation | load PostGIS / Accord s | memory per presence |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| N | verdict p50 / p99 ms | requests compared | identical (in process / HTTP) | differ "
+        "within 1 µm | differ outside | GeographicLib contradicts Accord / PostGIS | random "
+        "requests in conflict | conflicting presences per request | request event (JCS), its "
+        "canonicalisation |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        a = r["agreement"]
-        oracle = f"{r['oracle_accord']} / {r['oracle_postgis']}"
+        a, h = r["agreement"], r["agreement_http"]
         lines.append(
             f"| {r['n']:,} | {r['verdict_p50_ms']:.3f} / {r['verdict_p99_ms']:.3f} | {a.cases} "
-            f"| {a.same} | {a.within_bound} | {len(a.outside)} | {oracle} "
+            f"| {a.same} / {h.same} | {a.within_bound} / {h.within_bound} "
+            f"| {len(a.outside or ())} / {len(h.outside or ())} "
+            f"| {r['oracle_accord']} / {r['oracle_postgis']} "
             f"| {r['conflicts']} / {args.agree} | {r['mean_ids']:.1f} "
-            f"| {r['event_kib']:.1f} KiB, {r['jcs_ms']:.2f} ms | {r['postgis_load_s']:.1f} / "
-            f"{r['accord_load_s']:.1f} | {r['bytes_per_presence']:,.0f} B |"
+            f"| {r['event_kib']:.1f} KiB, {r['jcs_ms']:.2f} ms |"
+        )
+    lines += [
+        "",
+        "Loading, memory, updates, appends, restart:",
+        "",
+        "| N | load: PostGIS / Accord in process / over HTTP (s) | memory per presence: service "
+        "in a fresh process / server RSS growth | position updates/s over HTTP (batches of 1,000) "
+        "| durable appends/s, 16 threads: SQLite / PostgreSQL | restart of the server (s) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['postgis_load_s']:.1f} / {r['accord_load_s']:.1f} / "
+            f"{r['http_load_s']:.1f} | {r['bytes_per_presence']:,.0f} B / "
+            f"{r['http_bytes_per_presence']:,.0f} B | {r['positions_per_s']:,.0f} "
+            f"| {r['appends_sqlite']:,.0f} / {r['appends_pg']:,.0f} | {r['restart_s']:.1f} |"
         )
     if store:
         lines += ["", "The PostgreSQL store alone (same server):", ""]
         lines += [f"- {k}: {v:,.1f}" for k, v in store.items()]
-    lines += ["", "![cost against N](img/bench-postgis.png)", ""]
-    notes = ""  # a hand-written "## Notes" section of an earlier report is kept
-    if args.out.exists():
-        earlier = args.out.read_text()
-        if "\n## Notes" in earlier:
-            notes = earlier[earlier.index("\n## Notes") :]
+    lines += ["", f"![cost against N](img/{args.plot.name})", "", END]
+    text = args.out.read_text() if args.out.exists() else ""
+    block = "\n".join(lines)
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n## Accord against PostGIS, by N\n\n" + block + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + notes)
+    args.out.write_text(text)
     print(f"wrote {args.out}")
 
 
@@ -884,6 +1105,7 @@ def plot(path: Path, rows: list[dict[str, Any]], clients: Sequence[int]) -> None
         ("postgis", "PostGIS", "tab:blue"),
         ("accord_sqlite", "Accord + SQLite", "tab:green"),
         ("accord_pg", "Accord + PostgreSQL store", "tab:orange"),
+        ("accord_http", "Accord over HTTP", "tab:red"),
     ]
     for key, label, colour in series:
         for c, style in zip(clients, ("-", "--", "-.", ":"), strict=False):
@@ -899,7 +1121,7 @@ def plot(path: Path, rows: list[dict[str, Any]], clients: Sequence[int]) -> None
     left.grid(alpha=0.3)
     right.grid(alpha=0.3)
     fig.legend(*right.get_legend_handles_labels(), loc="center right", fontsize=8)
-    fig.suptitle("Durable clearance requests: Accord in process vs PostGIS transaction")
+    fig.suptitle("Durable clearance requests: Accord (over HTTP and in process) vs PostGIS")
     fig.tight_layout(rect=(0, 0, 0.77, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
