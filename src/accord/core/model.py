@@ -9,6 +9,7 @@ The constants below are the documented parameters of the rules in docs/RULES.md.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Mapping
@@ -110,18 +111,11 @@ def fmt_time(ts: float) -> str:
     return f"{prefix}{us:06d}Z"
 
 
-_last_parsed: list[tuple[str, float]] = [("1970-01-01T00:00:00+00:00", 0.0)]
-
-
+@functools.lru_cache(maxsize=1)
 def parse_time(s: str) -> float:
     """Seconds since the epoch of an RFC 3339 time. The last result is reused for the same text
     (the events of one command share their time: their records then share one float)."""
-    text, ts = _last_parsed[0]
-    if s == text:
-        return ts
-    ts = datetime.fromisoformat(s).timestamp()
-    _last_parsed[0] = (s, ts)
-    return ts
+    return datetime.fromisoformat(s).timestamp()
 
 
 # -- shapes ----------------------------------------------------------------------------------------
