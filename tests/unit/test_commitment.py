@@ -40,9 +40,11 @@ NUMBER = (
 TEXT = st.text() | st.text(st.characters(codec="utf-8")) | st.sampled_from(["\ud800", "é", "😀"])
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | NUMBER | TEXT,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.lists(inner, max_size=3).map(tuple)
-    | st.dictionaries(TEXT, inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(TEXT, inner, max_size=4)
+    ),
     max_leaves=16,
 )
 
