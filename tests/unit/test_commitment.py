@@ -36,6 +36,7 @@ NUMBER = (
     | st.integers(-(2**53) - 3, 2**53 + 3)
     | st.sampled_from([0.0, -0.0, 100.0, 1e-7, 1e21, 1e16, 5e-324, 0.1 + 0.2, 2.0**53])
     | st.sampled_from([math.nan, math.inf, -math.inf])
+    | st.sampled_from([1e-4, math.nextafter(1e-4, 0), -1e-4, math.nextafter(-1e-4, 0)])
 )
 TEXT = st.text() | st.text(st.characters(codec="utf-8")) | st.sampled_from(["\ud800", "é", "😀"])
 ANY_JSON = st.recursive(

@@ -52,7 +52,7 @@ def _plain_number(x: int | float) -> int | float:
         if x.is_integer():
             if -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
                 return int(x)
-        elif "e" not in (text := repr(x)) and "n" not in text:  # plain decimal, not nan/inf
+        elif 1e-4 <= abs(x) < 1e16:  # what repr writes without an exponent (not nan, not inf)
             return x
     elif -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
         return x
