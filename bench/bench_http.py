@@ -1,24 +1,53 @@
-"""Load harness: mixed traffic against a real ``accord serve`` process over HTTP.
+"""Load harness: traffic against a real ``accord serve`` process over HTTP/1.1 on loopback.
 
-Starts the server on a free loopback port with a fresh data directory, registers parties, loads
-presences, then runs several client processes for ``--seconds`` (default 60), each mixing
-clearance requests, bulk position updates and presence upserts. Prints throughput, p50/p99 per
-kind of request, and the server's resident memory before and after.
+Starts the server on a free loopback port with a fresh data directory (probing budgets lifted),
+registers two parties, loads ``--presences`` sites and ``--units`` units, then runs one phase after
+the other, each for ``--seconds``, from ``--clients`` client processes that each keep
+``--connections`` keep-alive connections busy (a closed loop: a connection sends its next request
+when the answer to the last one is in):
+
+- ``healthz``: ``GET /healthz``, the peer: the rate of a request that does no work, with the same
+  clients, so the other figures read as ratios that survive a noisy machine;
+- ``heartbeat``: ``POST /v1/heartbeat``, the cheapest durable write (one event, no verdict): the
+  ceiling of any request answered after an fsync;
+- ``positions``: ``POST /v1/positions`` with ``--batch`` updates per request (each client moves
+  its own slice of the units, so no update is older than the last one of its unit); by default
+  before any clearance is open (open clearances make each move dearer: the count is printed);
+- ``clearance``: ``POST /v1/clearances``, each answered once its events are durable;
+- ``mix``: 60 % clearances, 20 % single position updates (from the units' owner), 20 % presence
+  upserts, as in the first version of this harness.
+
+The clients are lean so that they measure the server: raw sockets, bodies built before the clock
+starts, a minimal HTTP/1.1 response reader, one ``selectors`` loop per process. For each phase the
+harness prints the rate and p50/p99 per kind of request, the log entries made durable per second
+(from ``/v1/log/head``), the CPU the server and the clients used (in % of one core), the machine's
+load average, and the server's resident memory. ``--profile DIR`` also records the server with
+py-spy during each phase (raw flame-graph stacks, ``DIR/PHASE.txt``).
 
     .venv/bin/python bench/bench_http.py --clients 4 --seconds 60 --presences 10000
+    .venv/bin/python bench/bench_http.py --phases healthz,mix --seconds 15 --profile /tmp/prof
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
 import random
+import resource
+import selectors
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.server import ServerProcess, register
 
 REGION = (70.0, 34.0, 72.0, 36.0)
+PHASES = ("healthz", "heartbeat", "positions", "clearance", "mix")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -35,15 +66,27 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def point(rng: random.Random) -> dict[str, object]:
     lon = rng.uniform(REGION[0], REGION[2])
     lat = rng.uniform(REGION[1], REGION[3])
-    return {"type": "Point", "coordinates": [lon, lat]}
+    return {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
 
 
-def load(base: str, token: str, n: int) -> None:
+def stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def load(base: str, token: str, n: int, units: int) -> None:
     rng = random.Random(1)
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as http:
         for start in range(0, n, 1000):
             features = [
                 {
@@ -56,117 +99,404 @@ def load(base: str, token: str, n: int) -> None:
             ]
             r = http.post("/v1/presences", json={"type": "FeatureCollection", "features": features})
             r.raise_for_status()
-        units = [
-            {"kind": "unit", "location": point(rng), "uncertainty_m": 20, "max_speed_mps": 5}
-            for _ in range(100)
-        ]
-        for i, body in enumerate(units):
-            http.put(f"/v1/presences/u{i}", json=body).raise_for_status()
+        for start in range(0, units, 1000):
+            features = [
+                {
+                    "type": "Feature",
+                    "id": f"u{i}",
+                    "geometry": point(rng),
+                    "properties": {"kind": "unit", "uncertainty_m": 20, "max_speed_mps": 5},
+                }
+                for i in range(start, min(units, start + 1000))
+            ]
+            r = http.post("/v1/presences", json={"type": "FeatureCollection", "features": features})
+            r.raise_for_status()
 
 
-def client(base: str, token: str, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    rng = random.Random(seed)
-    lat: dict[str, list[float]] = {"clearance": [], "positions": [], "presence": []}
-    errors = 0
+# -- the lean client -------------------------------------------------------------------------
+
+
+def request(method: str, path: str, token: str | None, body: object = None) -> bytes:
+    """One HTTP/1.1 keep-alive request, ready to send."""
+    head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\n"
+    if token is not None:
+        head += f"Authorization: Bearer {token}\r\n"
+    if body is None:
+        return (head + "\r\n").encode()
+    data = json.dumps(body, separators=(",", ":")).encode()
+    head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data
+
+
+@dataclass
+class Job:
+    """What one client process sends in one phase: a generator of (kind, request bytes)."""
+
+    phase: str
+    token: str
+    owner: bool  # acts for the units' owner (moves units)
+    units: list[int]  # the units this client moves
+    batch: int
+    seed: int
+    connections: int
+
+
+def requests_for(job: Job) -> Callable[[], tuple[str, bytes]]:
+    """Build the requests of ``job`` before the clock starts; return a cheap ``next``."""
+    rng = random.Random(job.seed)
     now = datetime.now(UTC)
     window = {
-        "start": (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "end": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "start": stamp(now + timedelta(minutes=1)).replace(".000000", ""),
+        "end": stamp(now + timedelta(hours=1)).replace(".000000", ""),
     }
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
-        end = time.monotonic() + seconds
-        i = 0
-        while time.monotonic() < end:
-            # odd clients act for the party that owns the units; even ones for the other
-            kind = rng.choices(["clearance", "positions", "presence"], [6, 2 * (seed % 2), 2])[0]
-            if kind == "clearance":
-                body = {
+    fix = stamp(now)  # one time for every update of this phase: never older than the last
+    pool = 2000
+
+    def clearances() -> list[bytes]:
+        return [
+            request(
+                "POST",
+                "/v1/clearances",
+                job.token,
+                {
                     "area": point(rng),
                     "radius_m": 200,
-                    "hazard_m": rng.uniform(100, 2000),
+                    "hazard_m": round(rng.uniform(100, 2000), 1),
                     "window": window,
-                }
-                t = time.perf_counter()
-                r = http.post("/v1/clearances", json=body)
-            elif kind == "positions":
-                stamp = datetime.now(UTC).isoformat()
-                batch = [
+                },
+            )
+            for _ in range(pool)
+        ]
+
+    def positions(batch: int, count: int) -> list[bytes]:
+        return [
+            request(
+                "POST",
+                "/v1/positions",
+                job.token,
+                [
                     {
-                        "id": f"u{rng.randrange(100)}",
+                        "id": f"u{rng.choice(job.units)}",
                         "location": point(rng),
                         "uncertainty_m": 20,
-                        "time": stamp,
+                        "time": fix,
                     }
-                    for _ in range(1)
-                ]
-                t = time.perf_counter()
-                r = http.post("/v1/positions", json=batch)
+                    for _ in range(batch)
+                ],
+            )
+            for _ in range(count)
+        ]
+
+    if job.phase == "healthz":
+        one = request("GET", "/healthz", None)
+        return lambda: ("healthz", one)
+    if job.phase == "heartbeat":
+        beat = request("POST", "/v1/heartbeat", job.token, {})
+        return lambda: ("heartbeat", beat)
+    if job.phase == "clearance":
+        bodies = clearances()
+        it = iter(range(1 << 62))
+        return lambda: ("clearance", bodies[next(it) % pool])
+    if job.phase == "positions":
+        bodies = positions(job.batch, 200)
+        it = iter(range(1 << 62))
+        return lambda: ("positions", bodies[next(it) % len(bodies)])
+    # the mix
+    kinds = rng.choices(["clearance", "positions", "presence"], [6, 2 * job.owner, 2], k=pool)
+    made = {"clearance": clearances(), "positions": positions(1, pool) if job.owner else []}
+    presence = json.dumps(
+        {"kind": "site", "location": point(rng), "uncertainty_m": 30}, separators=(",", ":")
+    ).encode()
+    head = (
+        f"HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {job.token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(presence)}\r\n\r\n"
+    ).encode()
+    counter = iter(range(1 << 62))
+
+    def nxt() -> tuple[str, bytes]:
+        i = next(counter)
+        kind = kinds[i % pool]
+        if kind == "presence":
+            return kind, b"PUT /v1/presences/c%d-%d " % (job.seed, i) + head + presence
+        return kind, made[kind][i % pool]
+
+    return nxt
+
+
+@dataclass
+class Conn:
+    sock: socket.socket
+    kind: str = ""
+    started: float = 0.0
+    buf: bytearray = field(default_factory=bytearray)
+    need: int = -1  # total bytes of the response once its head is read
+
+
+def response_length(buf: bytearray) -> int:
+    """The length of the response at the start of ``buf`` (head + body), -1 if not known yet."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return -1
+    length = 0
+    for line in bytes(buf[:end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return end + 4 + length
+
+
+def client(port: int, job: Job, seconds: float, pipes: tuple[Any, Any]) -> None:
+    """One client process: ``job.connections`` connections in a closed loop for ``seconds``."""
+    ready, out = pipes
+    connections = job.connections
+    nxt = requests_for(job)
+    lat: dict[str, list[float]] = {}
+    errors: list[str] = []
+    sel = selectors.DefaultSelector()
+    conns = []
+    for _ in range(connections):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conns.append(Conn(s))
+    ready.wait()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    end = time.monotonic() + seconds
+
+    def send(c: Conn) -> None:
+        c.kind, data = nxt()
+        c.buf.clear()
+        c.need = -1
+        c.started = time.perf_counter()
+        c.sock.sendall(data)
+
+    for c in conns:
+        send(c)
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    open_ = len(conns)
+    while open_:
+        for key, _ in sel.select(timeout=1.0):
+            c = key.data
+            chunk = c.sock.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("the server closed a connection")
+            c.buf += chunk
+            if c.need < 0:
+                c.need = response_length(c.buf)
+            if c.need < 0 or len(c.buf) < c.need:
+                continue
+            elapsed = time.perf_counter() - c.started
+            status = int(c.buf[9:12])
+            if status >= 400:
+                if len(errors) < 3:
+                    errors.append(f"{c.kind}: {bytes(c.buf[: c.need])[-300:]!r}")
+                lat.setdefault("errors", []).append(elapsed)
             else:
-                t = time.perf_counter()
-                r = http.put(
-                    f"/v1/presences/c{seed}-{i}",
-                    json={"kind": "site", "location": point(rng), "uncertainty_m": 30},
-                )
-            elapsed = time.perf_counter() - t
-            if r.status_code >= 400:
-                errors += 1
-                if errors <= 3:
-                    print(f"{kind}: {r.status_code} {r.text[:200]}", file=sys.stderr)
+                lat.setdefault(c.kind, []).append(elapsed)
+            if time.monotonic() < end:
+                send(c)
             else:
-                lat[kind].append(elapsed)
-            i += 1
-    out.put((lat, errors))
+                sel.unregister(c.sock)
+                c.sock.close()
+                open_ -= 1
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    used = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    out.put((lat, errors, used))
+
+
+# -- the phases --------------------------------------------------------------------------------
+
+
+def tree_size(base: str) -> int:
+    return int(httpx.get(f"{base}/v1/log/head", timeout=30).json()["tree_size"])
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Result:
+    phase: str
+    wall: float
+    lat: dict[str, list[float]]
+    errors: list[str]
+    events_per_s: float
+    server_cpu: float  # in cores
+    client_cpu: float
+    machine_cpu: float
+    load: tuple[float, float, float]
+    rss_mib: float
+
+
+def run_phase(
+    phase: str, server: ServerProcess, tokens: dict[str, str], args: argparse.Namespace
+) -> Result:
+    assert server.proc is not None
+    pid = server.proc.pid
+    jobs = []
+    owners = list(range(0, args.clients, 2)) if phase == "mix" else list(range(args.clients))
+    for k in range(args.clients):
+        # in the mix, even clients act for the units' owner (south), odd ones for north
+        owner = phase != "mix" or k % 2 == 0
+        slice_ = [u for u in range(args.units) if owner and u % len(owners) == owners.index(k)]
+        token = tokens["south"] if owner else tokens["north"]
+        seed = 1000 * k + len(phase)
+        jobs.append(Job(phase, token, owner, slice_, args.batch, seed, args.connections))
+    ready = mp.Barrier(args.clients + 1)
+    queue: mp.Queue[Any] = mp.Queue()
+    procs = [
+        mp.Process(target=client, args=(server.port, job, args.seconds, (ready, queue)))
+        for job in jobs
+    ]
+    for p in procs:
+        p.start()
+    size0 = tree_size(server.base_url)
+    ready.wait()
+    t0 = time.perf_counter()
+    cpu0 = cpu_seconds(pid)
+    busy0, total0 = machine_busy()
+    spy = None
+    if args.profile:  # py-spy: the thread holding the GIL, sampled without pausing the server
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                *("record", "-p", str(pid), "-d", str(max(1, int(args.seconds) - 1))),
+                *("-r", "200", "--nonblocking", "--gil", "-f", "raw"),
+                *("-o", str(Path(args.profile) / f"{phase}.txt")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    results = [queue.get(timeout=args.seconds + 120) for _ in procs]
+    wall = time.perf_counter() - t0
+    cpu1 = cpu_seconds(pid)
+    busy1, total1 = machine_busy()
+    for p in procs:
+        p.join()
+    if spy is not None:
+        spy.wait()
+    size1 = tree_size(server.base_url)
+    lat: dict[str, list[float]] = {}
+    errors: list[str] = []
+    client_cpu = 0.0
+    for got, errs, used in results:
+        for kind, samples in got.items():
+            lat.setdefault(kind, []).extend(samples)
+        errors += errs
+        client_cpu += used
+    cores = os.cpu_count() or 1
+    return Result(
+        phase=phase,
+        wall=wall,
+        lat=lat,
+        errors=errors,
+        events_per_s=(size1 - size0) / wall,
+        server_cpu=(cpu1 - cpu0) / wall,
+        client_cpu=client_cpu / wall,
+        machine_cpu=cores * (busy1 - busy0) / max(1, total1 - total0),
+        load=os.getloadavg(),
+        rss_mib=rss_kib(pid) / 1024,
+    )
+
+
+def report(r: Result, batch: int, peer: float | None, open_clearances: int) -> float:
+    """Print the phase's figures; return its rate of successful requests."""
+    print(f"\n== {r.phase} ({r.wall:.1f} s, {open_clearances} open clearances at its start)")
+    print(
+        f"{'request':12} {'count':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs healthz':>10}"
+    )
+    ok = sum(len(v) for k, v in r.lat.items() if k != "errors")
+    for kind in ("healthz", "heartbeat", "clearance", "positions", "presence", "errors"):
+        samples = sorted(r.lat.get(kind, []))
+        if not samples:
+            continue
+        rate = len(samples) / r.wall
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        ratio = f"{rate / peer:10.3f}" if peer else ""
+        print(
+            f"{kind:12} {len(samples):8d} {rate:8.0f} "
+            f"{statistics.median(samples) * 1000:8.2f} {p99 * 1000:8.2f} {ratio}"
+        )
+    if r.phase == "positions":
+        n = len(r.lat.get("positions", []))
+        print(f"position updates: {n * batch / r.wall:.0f}/s ({batch} per request)")
+    for e in r.errors:
+        print(f"  error: {e}")
+    per_request = 1e6 * r.server_cpu * r.wall / max(1, ok)
+    print(
+        f"durable log entries {r.events_per_s:.0f}/s; server CPU {per_request:.0f} us per request; "
+        f"CPU in % of one core: server {100 * r.server_cpu:.0f}, clients {100 * r.client_cpu:.0f}, "
+        f"machine {100 * r.machine_cpu:.0f} of {100 * (os.cpu_count() or 1)}; "
+        f"load {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}; server RSS {r.rss_mib:.0f} MiB"
+    )
+    return ok / r.wall
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--presences", type=int, default=10_000)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--clients", type=int, default=4, help="client processes (default 4)")
+    ap.add_argument("--connections", type=int, default=8, help="connections per client (default 8)")
+    ap.add_argument("--seconds", type=float, default=60, help="length of each phase (default 60)")
+    ap.add_argument("--presences", type=int, default=10_000, help="sites loaded (default 10^4)")
+    ap.add_argument("--units", type=int, default=1000, help="units loaded (default 1000)")
+    ap.add_argument(
+        "--batch", type=int, default=500, help="updates per bulk positions request (default 500)"
+    )
+    ap.add_argument("--phases", default=",".join(PHASES), help=f"default {','.join(PHASES)}")
+    ap.add_argument("--profile", metavar="DIR", help="record the server with py-spy per phase")
+    ap.add_argument("--serve-args", default="", help="extra arguments for accord serve")
     args = ap.parse_args()
+    phases = [p for p in args.phases.split(",") if p]
+    for p in phases:
+        if p not in PHASES:
+            ap.error(f"unknown phase {p!r}")
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+    version = sys.version.split()[0]
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python {version}")
     with tempfile.TemporaryDirectory() as tmp:
         # a load test is not a probe: lift the per-party request budget (R14) for it
         server = ServerProcess(
-            Path(tmp), None, "--request-budget", "0", "--probe-budget", "0"
+            Path(tmp),
+            None,
+            "--request-budget",
+            "0",
+            "--probe-budget",
+            "0",
+            *args.serve_args.split(),
         ).start()
         try:
             parties = register(server, "north", "south")
-            south = parties["south"].headers["Authorization"].removeprefix("Bearer ")
-            north = parties["north"].headers["Authorization"].removeprefix("Bearer ")
+            tokens = {
+                name: client.headers["Authorization"].removeprefix("Bearer ")
+                for name, client in parties.items()
+            }
+            server.close_clients()
             t = time.perf_counter()
-            load(server.base_url, south, args.presences)
-            print(f"loaded {args.presences} presences in {time.perf_counter() - t:.1f} s")
+            load(server.base_url, tokens["south"], args.presences, args.units)
             assert server.proc is not None
-            before = rss_kib(server.proc.pid)
-            queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-            procs = [
-                mp.Process(target=client, args=(server.base_url, tok, args.seconds, k, queue))
-                for k, tok in enumerate([north, south] * args.clients)
-            ][: args.clients]
-            for p in procs:
-                p.start()
-            results = [queue.get() for _ in procs]
-            for p in procs:
-                p.join()
-            after = rss_kib(server.proc.pid)
+            rss = rss_kib(server.proc.pid) / 1024
+            print(
+                f"loaded {args.presences} sites and {args.units} units in "
+                f"{time.perf_counter() - t:.1f} s; server RSS {rss:.0f} MiB"
+            )
+            print(
+                f"{args.clients} client processes x {args.connections} connections, "
+                f"{args.seconds:.0f} s per phase"
+            )
+            peer = None
+            open_clearances = 0
+            for phase in phases:
+                result = run_phase(phase, server, tokens, args)
+                rate = report(result, args.batch, peer, open_clearances)
+                open_clearances += len(result.lat.get("clearance", []))  # windows of an hour
+                if phase == "healthz":
+                    peer = rate
         finally:
             server.stop()
-    total = 0
-    errors = sum(e for _, e in results)
-    print(f"{args.clients} client processes, {args.seconds:.0f} s, {args.presences} presences")
-    print(f"{'request':12} {'count':>7} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for kind in ("clearance", "positions", "presence"):
-        samples = sorted(x for lat, _ in results for x in lat[kind])
-        total += len(samples)
-        if not samples:
-            continue
-        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-        print(
-            f"{kind:12} {len(samples):7d} {len(samples) / args.seconds:8.0f} "
-            f"{statistics.median(samples) * 1000:8.2f} {p99 * 1000:8.2f}"
-        )
-    print(f"all: {total / args.seconds:.0f} requests/s, {errors} errors")
-    print(f"server RSS: {before / 1024:.0f} MiB before, {after / 1024:.0f} MiB after")
     return 0
 
 

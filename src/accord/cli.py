@@ -253,7 +253,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     basemap = Path(args.basemap) if args.basemap else None
     with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
         print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
-        uvicorn.run(rt.app, host=args.host, port=args.port, log_level="warning")
+        # uvloop and httptools (the server extra) are taken when installed; no access log
+        uvicorn.run(rt.app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
 
 

@@ -8,6 +8,11 @@
 2. outside the lock: wait until the committer says the records are durable, then wake the event
    streams and return. A caller is answered only after its events are on disk (invariant 4).
 
+``execute`` blocks its thread through step 2. An event loop does step 1 with ``submit``, awaits
+``Written.durable`` without holding a thread, and then calls ``finish`` (on a store shared with
+other processes, ``submit`` declines: there the writer lock is held until the events are durable,
+so ``execute`` runs in a worker thread).
+
 If the store ever fails, the in-memory state is ahead of the disk: the service then refuses every
 further write (``StorageError``) until it is restarted, which rebuilds state from the store.
 """
@@ -21,6 +26,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -56,7 +62,7 @@ from accord.store import (
     StoredHead,
 )
 
-__all__ = ["Clock", "Service", "system_clock"]
+__all__ = ["Clock", "Service", "Written", "system_clock"]
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -70,6 +76,18 @@ _log = logging.getLogger(__name__)
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Written:
+    """Events decided, logged and applied, on their way to the disk (:meth:`Service.submit`).
+
+    ``durable`` completes once they are on disk (None: there was nothing to write); ``size`` is
+    the log size that makes durable. Pass it to :meth:`Service.finish` before answering."""
+
+    events: list[Event]
+    durable: Future[None] | None
+    size: int
 
 
 class Service:
@@ -165,6 +183,31 @@ class Service:
         """Decide, log, apply; return the events once they are durable."""
         return self._write(lambda state, now: decide(state, command, now))
 
+    def submit(self, command: Command) -> Written | None:
+        """The part of :meth:`execute` that does not wait for the disk: decide, log and apply
+        ``command``, and hand its records to the group committer. The caller awaits
+        ``durable`` and then calls :meth:`finish`; until then nothing may be acknowledged.
+
+        Returns None on a store shared with other processes: there the writer lock is held until
+        the events are durable, so use :meth:`execute` (from a worker thread)."""
+        if self._shared is not None:
+            return None
+        with self._lock:
+            return self._make_and_append(lambda state, now: decide(state, command, now))
+
+    def finish(self, written: Written) -> list[Event]:
+        """Wait until ``written`` is durable (at once if ``durable`` is done), wake the event
+        streams, and return its events. Raises StorageError if the store failed to write them."""
+        if written.durable is not None:
+            try:
+                written.durable.result()
+            except BaseException as exc:
+                self._failed = exc
+                raise StorageError(f"the event store failed: {exc}") from exc
+            # batches are written in submission order: everything below ``size`` is durable
+            self._mark_durable(written.size)
+        return written.events
+
     def run_timers(self) -> list[Event]:
         """Turn the passing of time into events (staleness, expiry, escalations)."""
         return self._write(tick)
@@ -175,23 +218,19 @@ class Service:
         every process decides on the whole log and the log keeps one order."""
         if self._shared is None:
             with self._lock:
-                events, pending = self._make_and_append(make)
-            self._wait(pending)
-            return events
+                written = self._make_and_append(make)
+            return self.finish(written)
         with self._shared.lock():
             with self._lock:
                 self._catch_up()
-                events, pending = self._make_and_append(make)
-            self._wait(pending)
-        return events
+                written = self._make_and_append(make)
+            return self.finish(written)
 
-    def _make_and_append(
-        self, make: Callable[[State, datetime], list[Event]]
-    ) -> tuple[list[Event], tuple[Future[None], int] | None]:
+    def _make_and_append(self, make: Callable[[State, datetime], list[Event]]) -> Written:
         self._check_healthy()
         now = self.clock()
         events = make(self.state, now)
-        return events, self._append(events, now)
+        return self._append(events, now)
 
     def _catch_up(self, records: list[LogRecord] | None = None) -> None:
         """Under the lock: apply what other processes appended (``records``, or read them)."""
@@ -223,10 +262,9 @@ class Service:
         with self._lock:
             return next_deadline(self.state)
 
-    def _append(self, events: list[Event], now: datetime) -> tuple[Future[None], int] | None:
-        """Under the lock: stamp, commit to, log and apply ``events``.
-
-        Returns the durability future and the log size it makes durable."""
+    def _append(self, events: list[Event], now: datetime) -> Written:
+        """Under the lock: stamp, commit to, log and apply ``events``; hand them to the
+        group committer."""
         records: list[LogRecord] = []
         stamp = format_timestamp(now)
         for event in events:
@@ -242,21 +280,8 @@ class Service:
             )
             self.state = evolve(self.state, event)
         self._since_snapshot += len(records)
-        if not records:
-            return None
-        return self._committer.submit(records), self.tree.size
-
-    def _wait(self, pending: tuple[Future[None], int] | None) -> None:
-        if pending is None:
-            return
-        future, size = pending
-        try:
-            future.result()
-        except BaseException as exc:
-            self._failed = exc
-            raise StorageError(f"the event store failed: {exc}") from exc
-        # batches are written in submission order: everything below ``size`` is durable
-        self._mark_durable(size)
+        durable = self._committer.submit(records) if records else None
+        return Written(events, durable, self.tree.size)
 
     def _mark_durable(self, size: int) -> None:
         with self._changed:

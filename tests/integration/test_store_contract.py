@@ -545,6 +545,21 @@ def test_a_failed_batch_fails_every_caller_in_it_and_writes_nothing(store: Event
     assert list(store.read()) == recs(0, 3)
 
 
+def test_a_queued_request_cannot_be_cancelled_and_is_written(store: EventStore) -> None:
+    gated = GatedStore(store)
+    with GroupCommitter(gated) as committer:  # type: ignore[arg-type]
+        first = committer.submit(recs(0, 1))
+        assert gated.entered.wait(10)
+        queued = committer.submit(recs(1, 3))
+        assert not queued.cancel()  # an awaiting caller that gives up cannot take it back
+        gated.gate.set()
+        first.result()
+        queued.result()
+        committer.append(recs(3, 4))  # the committer lives on
+    assert gated.batches == [[0], [1, 2], [3]]
+    assert list(store.read()) == recs(0, 4)
+
+
 def test_max_batch_splits_a_queue_between_requests(store: EventStore) -> None:
     gated = GatedStore(store)
     with GroupCommitter(gated, max_batch=4) as committer:  # type: ignore[arg-type]

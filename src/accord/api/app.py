@@ -1,6 +1,7 @@
 """The HTTP API of SPEC.md: ``create_app(service, auth)`` returns the ASGI application."""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -15,7 +16,7 @@ from anyio import to_thread
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import AwareDatetime, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from accord.api.basemap import MBTiles
 from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers
@@ -30,6 +31,7 @@ from accord.api.schemas import (
     PositionIn,
     PresenceIn,
 )
+from accord.core import Command
 from accord.core import commands as cmd
 from accord.core import disclosure as views
 from accord.core.state import State
@@ -68,20 +70,27 @@ class Auth:
     def __init__(self, service: Service, admin_token: str) -> None:
         self.service = service
         self._admin = token_hash(admin_token)
+        # the hashes of tokens found in the store, and their party: a token is never changed or
+        # withdrawn, so what the store once said holds (the store is read for unknown ones only)
+        self._known: dict[str, str] = {}
 
     def issue(self, party: str) -> str:
         token = secrets.token_urlsafe(32)
-        self.service.store.put_meta(self.TOKEN_META + token_hash(token), party.encode())
+        digest = token_hash(token)
+        self.service.store.put_meta(self.TOKEN_META + digest, party.encode())
+        self._known[digest] = party
         return token
 
     def party_of(self, token: str) -> str:
         digest = token_hash(token)
         if secrets.compare_digest(digest, self._admin):
             return ADMIN
-        party = self.service.store.get_meta(self.TOKEN_META + digest)
-        if party is None:
-            raise Unauthorized("the token is not valid")
-        name = party.decode()
+        name = self._known.get(digest)
+        if name is None:
+            party = self.service.store.get_meta(self.TOKEN_META + digest)
+            if party is None:
+                raise Unauthorized("the token is not valid")
+            name = self._known[digest] = party.decode()
         if not self.service.read(lambda s: name in s.parties):
             raise Unauthorized("the token's party is not registered")
         return name
@@ -123,25 +132,47 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         version="1",
         summary="Multi-party deconfliction: is anyone inside the hazard area?",
         lifespan=lifespan,
+        # no OpenTelemetry: without this, FastAPI looks for its providers on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.router.route_class = StrictJSONRoute
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
-    def caller(authorization: Annotated[str | None, Header()] = None) -> str:
+    def bearer(authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("send Authorization: Bearer <token>")
         return auth.party_of(authorization.removeprefix("Bearer ").strip())
 
-    def party(who: Annotated[str, Depends(caller)]) -> str:
+    # the dependencies read the header themselves: one level of dependencies per request
+    async def caller(authorization: Annotated[str | None, Header()] = None) -> str:
+        return bearer(authorization)
+
+    async def party(authorization: Annotated[str | None, Header()] = None) -> str:
+        who = bearer(authorization)
         if who == ADMIN:
             raise Forbidden("the admin token registers parties; act with a party's token")
         return who
 
-    def optional_caller(authorization: Annotated[str | None, Header()] = None) -> str | None:
-        return caller(authorization) if authorization else None
+    async def optional_caller(authorization: Annotated[str | None, Header()] = None) -> str | None:
+        return bearer(authorization) if authorization else None
 
     Party = Annotated[str, Depends(party)]  # noqa: N806 (a type alias for the endpoints)
+
+    # Endpoints that work in memory are coroutines, run on the event loop: a write is decided,
+    # logged and applied there, and the answer waits for the group commit without holding a
+    # thread. Endpoints that read the disk or parse large inputs are plain functions, which
+    # FastAPI runs in its threadpool (they write with the blocking ``service.execute``).
+
+    async def execute(command: Command) -> list[dict[str, Any]]:
+        """Run ``command``; its events once they are durable (invariant 4)."""
+        written = service.submit(command)
+        if written is None:  # a store shared with other processes: execute holds its lock
+            return await to_thread.run_sync(service.execute, command)
+        if written.durable is not None:
+            with contextlib.suppress(Exception):  # finish raises it, as a StorageError
+                await asyncio.wrap_future(written.durable)
+        return service.finish(written)
 
     def read(fn: Callable[[State], T]) -> T:
         return service.read(fn)
@@ -161,47 +192,47 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return {"id": body.id, "name": body.name, "token": auth.issue(body.id)}
 
     @app.get("/v1/parties", tags=["parties"])
-    def list_parties(who: Party) -> list[dict[str, Any]]:
+    async def list_parties(who: Party) -> list[dict[str, Any]]:
         now = service.clock()
         return read(lambda s: views.parties_view(s, now))
 
     @app.get("/v1/me", tags=["parties"])
-    def me(who: Party) -> dict[str, Any]:
+    async def me(who: Party) -> dict[str, Any]:
         """The party the token belongs to (the console asks once per sign-in)."""
         name = read(lambda s: s.parties[who].name)
         return {"party": who, "name": name}
 
     @app.put("/v1/parties/{id}/aor", tags=["parties"])
-    def set_aor(id: str, body: AorIn, who: Party) -> dict[str, Any]:
+    async def set_aor(id: str, body: AorIn, who: Party) -> dict[str, Any]:
         if id != who:
             raise Forbidden("a party sets only its own area of responsibility")
-        events = service.execute(body.command(who))
+        events = await execute(body.command(who))
         return {"party": who, "max_staleness_s": body.max_staleness_s, "log_index": _last(events)}
 
     @app.post("/v1/heartbeat", tags=["parties"])
-    def heartbeat(
+    async def heartbeat(
         who: Party, body: Annotated[dict[str, Any] | None, Body()] = None
     ) -> dict[str, Any]:
-        events = service.execute(cmd.Heartbeat(party=who))
+        events = await execute(cmd.Heartbeat(party=who))
         return {"party": who, "time": events[-1]["time"], "log_index": _last(events)}
 
     # -- presences -------------------------------------------------------------------------------
 
     @app.put("/v1/presences/{id}", tags=["presences"])
-    def put_presence(id: str, body: PresenceIn, who: Party) -> JSONResponse:
+    async def put_presence(id: str, body: PresenceIn, who: Party) -> JSONResponse:
         _check_id(id)
-        events = service.execute(body.command(who, id))
+        events = await execute(body.command(who, id))
         view = read(lambda s: views.presence_view(s, id, who))
         created = any(e.get("version") == 1 for e in events if e["type"] == "presence_upserted")
         return JSONResponse(view, status_code=201 if created else 200)
 
     @app.get("/v1/presences/{id}", tags=["presences"])
-    def get_presence(id: str, who: Party) -> dict[str, Any]:
+    async def get_presence(id: str, who: Party) -> dict[str, Any]:
         return found(read(lambda s: views.presence_view(s, id, who)), "presence")
 
     @app.delete("/v1/presences/{id}", status_code=204, tags=["presences"])
-    def delete_presence(id: str, who: Party) -> Response:
-        service.execute(cmd.RemovePresence(party=who, id=id))
+    async def delete_presence(id: str, who: Party) -> Response:
+        await execute(cmd.RemovePresence(party=who, id=id))
         return Response(status_code=204)
 
     @app.post("/v1/presences", tags=["presences"])
@@ -216,13 +247,14 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return read(lambda s: views.presence_features(s, who, box))
 
     @app.post("/v1/positions", tags=["presences"])
-    def positions(who: Party, body: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
+    async def positions(
+        who: Party, body: Annotated[list[dict[str, Any]], Body()]
+    ) -> dict[str, Any]:
         if len(body) > MAX_BATCH:
             raise PayloadTooLarge("body", f"at most {MAX_BATCH} positions per request")
-        updates = []
-        for i, item in enumerate(body):
-            updates.append(_model(PositionIn, item, f"[{i}]").update(f"[{i}]"))
-        service.execute(cmd.UpdatePositions(party=who, updates=tuple(updates)))
+        items = _validated(_POSITIONS, body, "")  # all at once: one call into pydantic
+        updates = [item.update(f"[{i}]") for i, item in enumerate(items)]
+        await execute(cmd.UpdatePositions(party=who, updates=tuple(updates)))
         return {"accepted": len(updates)}
 
     # -- layers ----------------------------------------------------------------------------------
@@ -262,45 +294,45 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     # -- clearances ------------------------------------------------------------------------------
 
     @app.post("/v1/clearances", status_code=201, tags=["clearances"])
-    def request_clearance(body: ClearanceIn, who: Party) -> dict[str, Any]:
-        events = service.execute(body.command(who))
+    async def request_clearance(body: ClearanceIn, who: Party) -> dict[str, Any]:
+        events = await execute(body.command(who))
         cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
         return found(read(lambda s: views.clearance_view(s, cid, who)), "clearance")
 
     @app.get("/v1/clearances/{id}", tags=["clearances"])
-    def get_clearance(id: str, who: Party) -> dict[str, Any]:
+    async def get_clearance(id: str, who: Party) -> dict[str, Any]:
         return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
 
     @app.post("/v1/clearances/{id}/answers", tags=["clearances"])
-    def answer(id: str, body: AnswerIn, who: Party) -> dict[str, Any]:
-        service.execute(cmd.AnswerClearance(party=who, id=id, answer=body.answer, note=body.note))
+    async def answer(id: str, body: AnswerIn, who: Party) -> dict[str, Any]:
+        await execute(cmd.AnswerClearance(party=who, id=id, answer=body.answer, note=body.note))
         return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
 
     @app.post("/v1/clearances/{id}/close", tags=["clearances"])
-    def close(id: str, who: Party) -> dict[str, Any]:
-        service.execute(cmd.CloseClearance(party=who, id=id))
+    async def close(id: str, who: Party) -> dict[str, Any]:
+        await execute(cmd.CloseClearance(party=who, id=id))
         return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
 
     @app.post("/v1/clearances/{id}/ack", tags=["clearances"])
-    def ack_clearance(id: str, body: AckIn, who: Party) -> dict[str, Any]:
-        service.execute(cmd.AckClearance(party=who, id=id, version=body.version))
+    async def ack_clearance(id: str, body: AckIn, who: Party) -> dict[str, Any]:
+        await execute(cmd.AckClearance(party=who, id=id, version=body.version))
         return found(read(lambda s: views.clearance_view(s, id, who)), "clearance")
 
     # -- alerts ----------------------------------------------------------------------------------
 
     @app.post("/v1/alerts", status_code=201, tags=["alerts"])
-    def raise_alert(body: AlertIn, who: Party) -> dict[str, Any]:
-        events = service.execute(body.command(who))
+    async def raise_alert(body: AlertIn, who: Party) -> dict[str, Any]:
+        events = await execute(body.command(who))
         raised = next(e for e in events if e["type"] == "alert_raised")
         return {"id": raised["id"], "notified": raised["notified"]}
 
     @app.get("/v1/alerts/{id}", tags=["alerts"])
-    def get_alert(id: str, who: Party) -> dict[str, Any]:
+    async def get_alert(id: str, who: Party) -> dict[str, Any]:
         return found(read(lambda s: views.alert_view(s, id, who)), "alert")
 
     @app.post("/v1/alerts/{id}/ack", tags=["alerts"])
-    def ack_alert(id: str, who: Party) -> dict[str, Any]:
-        service.execute(cmd.AckAlert(party=who, id=id))
+    async def ack_alert(id: str, who: Party) -> dict[str, Any]:
+        await execute(cmd.AckAlert(party=who, id=id))
         return found(read(lambda s: views.alert_view(s, id, who)), "alert")
 
     # -- events, timeline ------------------------------------------------------------------------
@@ -378,7 +410,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return service.head().to_json()
 
     @app.get("/v1/log/key", tags=["log"])
-    def log_key() -> dict[str, Any]:
+    async def log_key() -> dict[str, Any]:
         return service.signer.public_key_json()
 
     @app.get("/v1/log/entries/{index}", tags=["log"])
@@ -396,7 +428,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return out
 
     @app.get("/v1/log/proof/inclusion", tags=["log"])
-    def inclusion(
+    async def inclusion(
         index: Annotated[int, Query(ge=0)], tree_size: Annotated[int, Query(ge=1)]
     ) -> dict[str, Any]:
         _check_size(tree_size, service.durable_size, "tree_size")
@@ -406,7 +438,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return {"index": index, "tree_size": tree_size, "path": [h.hex() for h in path]}
 
     @app.get("/v1/log/proof/consistency", tags=["log"])
-    def consistency(
+    async def consistency(
         first: Annotated[int, Query(ge=1)], second: Annotated[int, Query(ge=1)]
     ) -> dict[str, Any]:
         _check_size(second, service.durable_size, "second")
@@ -434,7 +466,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return Response(tile, media_type=basemap.media_type, headers=headers)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     # -- the console -----------------------------------------------------------------------------
@@ -451,12 +483,15 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
 
 # -- helpers -------------------------------------------------------------------------------------
 
-M = TypeVar("M", PositionIn, PresenceIn)
+M = TypeVar("M")
+_POSITIONS = TypeAdapter(list[PositionIn])
+_PRESENCE = TypeAdapter(PresenceIn)
 
 
-def _model(model: type[M], obj: Any, field: str) -> M:
+def _validated(adapter: TypeAdapter[M], obj: Any, field: str) -> M:
+    """``obj`` validated by ``adapter``; errors name their field below ``field``."""
     try:
-        return model.model_validate(obj)
+        return adapter.validate_python(obj)
     except ValidationError as exc:
         errs = exc.errors()
         first, *rest = errs
@@ -499,7 +534,7 @@ def _feature_commands(body: dict[str, Any], who: str) -> list[cmd.UpsertPresence
             body_i["location"] = geometry
         else:
             body_i["area"] = geometry
-        out.append(_model(PresenceIn, body_i, f"{field}.properties").command(who, fid, field))
+        out.append(_validated(_PRESENCE, body_i, f"{field}.properties").command(who, fid, field))
     return out
 
 

@@ -123,50 +123,48 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return out
 
 
-def _depth_ok(body: bytes) -> bool:
-    depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
+def _too_deep(value: Any, depth: int = 1) -> bool:
+    """Whether ``value``, a dict or a list, nests containers deeper than MAX_DEPTH (``[]`` is
+    depth 1)."""
+    if depth > MAX_DEPTH:
+        return True
+    for v in value.values() if type(value) is dict else value:
+        t = type(v)
+        if (t is dict or t is list) and _too_deep(v, depth + 1):
+            return True
+    return False
 
 
 def strict_loads(body: bytes) -> Any:
     """Parse JSON refusing NaN/Infinity, duplicate keys and nesting deeper than MAX_DEPTH.
 
     Raises ``json.JSONDecodeError`` (which FastAPI turns into a validation problem) on any fault.
+    The depth is checked on the parsed value; nesting too deep for the parser itself (it stops
+    at the interpreter's recursion limit, far above MAX_DEPTH) is refused alike.
     """
     text = body.decode("utf-8", errors="strict") if body else ""
-    if not _depth_ok(body):
-        raise json.JSONDecodeError(f"nested deeper than {MAX_DEPTH} levels", text, 0)
+    deep = f"nested deeper than {MAX_DEPTH} levels"
     try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except RecursionError as exc:
+        raise json.JSONDecodeError(deep, text, 0) from exc
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError):
             raise
         raise json.JSONDecodeError(str(exc), text, 0) from exc
+    if (type(value) is dict or type(value) is list) and _too_deep(value):
+        raise json.JSONDecodeError(deep, text, 0)
+    return value
 
 
 class _StrictRequest(Request):

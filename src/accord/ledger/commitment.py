@@ -6,17 +6,17 @@ confirming a guess of it against the public leaf. A party that may see the event
 the salt, recomputes the commitment and checks it against the leaf hash in the log.
 
 JCS is RFC 8785, the JSON Canonicalization Scheme, done by the ``rfc8785`` package (or, where it
-writes the very same bytes, by the standard library's ``json``).
+writes the very same bytes, by ``orjson``: a test compares the two on random values).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import rfc8785
 
 from accord.errors import InvalidInput
@@ -41,76 +41,82 @@ MIN_SALT_BYTES = 16
 
 
 _MAX_SAFE_INT = 2**53 - 1
-_FLOAT_INT_LIMIT = 2.0**53
-_FAST_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-)
 
 
 class _NotPlain(Exception):
-    """Raised by :func:`_plain` for a value the standard library would not write as JCS does."""
+    """Raised by :func:`_as_plain` for a value the fast path would not write as JCS."""
 
 
-def _plain(obj: object) -> object:
-    """``obj`` with every integral float (``100.0``, ``-0.0``) as an ``int``, such that the
-    standard library's sorted, compact JSON of the result is byte for byte the JCS of ``obj``;
-    raises :class:`_NotPlain` where that cannot be had.
+def _plain_number(x: int | float) -> int | float:
+    if type(x) is float:
+        if x.is_integer():
+            if -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
+                return int(x)
+        elif 1e-4 <= abs(x) < 1e16:  # what repr writes without an exponent (not nan, not inf)
+            return x
+    elif -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
+        return x
+    raise _NotPlain  # an exponent, nan, inf, an integer beyond 2**53 - 1
+
+
+def _as_plain(obj: Any) -> Any:
+    """``obj`` with each integral float as an ``int``, so that orjson's sorted, compact JSON of
+    the result is byte for byte the JCS of ``obj``; raises :class:`_NotPlain` where that cannot
+    be promised.
 
     That holds when every container is a plain ``dict``/``list``/``tuple``, every key is ASCII (so
-    sorting by code point is sorting by UTF-16 code unit), every integer is within ±(2**53 - 1),
-    every integral float is below 2**53 in magnitude (JCS writes it as that integer, ``0`` for
-    ``-0.0``), and every other float lies in [1e-4, 1e16) in magnitude, where ``repr`` writes it in
-    plain decimal with the same shortest digits as ECMAScript. Strings are escaped alike by both
-    (RFC 8785 §3.2.2.2). Anything else (``1e-07``, ``1e+16``, non-ASCII keys, other types) goes to
-    ``rfc8785``.
+    sorting by bytes is sorting by UTF-16 code unit), every integer is within ±(2**53 - 1), every
+    integral float is too (JCS writes ``100.0`` and ``-0.0`` as ``100`` and ``0``), and every
+    other float is one that ``repr`` writes in plain decimal (``71.0917``); orjson then writes the
+    same shortest digits as ECMAScript. Strings are escaped alike (RFC 8785 §3.2.2.2). Anything
+    else (``1e-07``, non-ASCII keys, NaN, other types) goes to ``rfc8785``.
     """
     t = type(obj)
-    if t is str or t is bool or obj is None:
-        return obj
-    if t is float:
-        assert isinstance(obj, float)
-        if obj.is_integer():
-            if -_FLOAT_INT_LIMIT < obj < _FLOAT_INT_LIMIT:
-                return int(obj)
-            raise _NotPlain
-        a = -obj if obj < 0.0 else obj
-        if 1e-4 <= a < 1e16:
-            return obj
-        raise _NotPlain  # exponent form, NaN or an infinity
-    if t is int:
-        assert isinstance(obj, int)
-        if -_MAX_SAFE_INT <= obj <= _MAX_SAFE_INT:
-            return obj
-        raise _NotPlain
     if t is dict:
-        assert isinstance(obj, dict)
-        out: dict[str, object] = {}
+        out = {}
         for k, v in obj.items():
             if type(k) is not str or not k.isascii():
                 raise _NotPlain
-            out[k] = _plain(v)
+            tv = type(v)
+            if tv is str or tv is bool or v is None:
+                out[k] = v
+            elif tv is float or tv is int:
+                out[k] = _plain_number(v)
+            else:
+                out[k] = _as_plain(v)
         return out
     if t is list or t is tuple:
-        assert isinstance(obj, list | tuple)
-        return [_plain(v) for v in obj]
+        return [
+            v
+            if type(v) is str or type(v) is bool or v is None
+            else _plain_number(v)
+            if type(v) is float or type(v) is int
+            else _as_plain(v)
+            for v in obj
+        ]
+    if t is str or t is bool or obj is None:
+        return obj
+    if t is float or t is int:
+        return _plain_number(obj)
     raise _NotPlain
 
 
 def canonical_json(obj: Any) -> bytes:
     """The RFC 8785 (JCS) canonical UTF-8 JSON of ``obj``.
 
-    Done by ``json`` in C on :func:`_plain`'s copy of ``obj`` where that writes the same bytes
-    (nearly every event: several times faster), by ``rfc8785.dumps`` otherwise.
-    Raises :class:`InvalidInput` (field ``event``) for what JSON cannot carry exactly: integers
-    beyond ±(2**53 - 1), NaN and infinities, non-string keys, lone surrogates, other types.
+    Done by ``orjson`` where it writes the very same bytes once integral floats are ints (see
+    :func:`_as_plain`: nearly every event), 5-20 times faster than ``rfc8785.dumps``, which
+    does the rest. Raises :class:`InvalidInput` (field ``event``) for what JSON cannot carry
+    exactly: integers beyond ±(2**53 - 1), NaN and infinities, non-string keys, lone surrogates,
+    other types.
     """
     try:
-        return _FAST_ENCODER.encode(_plain(obj)).encode("utf-8")
-    except (_NotPlain, UnicodeEncodeError):
-        pass  # rfc8785 writes it, or says what is wrong (a lone surrogate, ...)
+        return orjson.dumps(_as_plain(obj), option=orjson.OPT_SORT_KEYS)
+    except (_NotPlain, orjson.JSONEncodeError):
+        pass  # rfc8785 writes it, or says what is wrong (a lone surrogate, say)
     try:
         return rfc8785.dumps(obj)
-    except rfc8785.CanonicalizationError as exc:
+    except (rfc8785.CanonicalizationError, UnicodeError) as exc:  # a lone surrogate in a key
         raise InvalidInput("event", f"cannot be canonicalised as JSON (RFC 8785): {exc}") from exc
 
 

@@ -55,9 +55,13 @@ class GroupCommitter:
     def submit(self, records: Sequence[LogRecord]) -> Future[None]:
         """Queue ``records`` for appending; the future completes once they are durable.
 
-        Its ``result()`` raises :class:`~accord.errors.StorageError` if the batch failed.
+        Its ``result()`` raises :class:`~accord.errors.StorageError` if the batch failed; its
+        ``cancel()`` does nothing (the records are written all the same).
         """
         done: Future[None] = Future()
+        # running from the start: a queued request is written, so its future cannot be cancelled
+        # (an event loop that stops awaiting it, say, must not make the writer fail to complete it)
+        done.set_running_or_notify_cancel()
         if not records:
             done.set_result(None)
             return done
