@@ -922,7 +922,7 @@ def _e_requested(s: State, e: Mapping[str, Any]) -> None:
     s.open_clearances.insert(c.id, c.area, c.hazard_m)
     s.prune_future(t)
     if c.window_start > t:
-        s.future_clearances[c.id] = c.window_start
+        s.add_future(c.id, c.window_start)
     s.link_aor(c)
     _bump_seq(s, "clearance", c.id, "c-")
     if s.policy.requests_per_hour:  # without a request budget there is nothing to count

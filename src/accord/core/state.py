@@ -461,6 +461,7 @@ class State:
         self.presence_clearances: dict[str, set[str]] = {}
         self.recheck: list[tuple[float, str, int]] = []
         self.future_clearances: dict[str, float] = {}  # open, window not yet started: id -> start
+        self.future_starts: list[tuple[float, str]] = []  # a heap of those (start, id), for pruning
         self.pending: set[tuple[str, ...]] = set()
 
     @staticmethod
@@ -550,11 +551,17 @@ class State:
             if not members:
                 del self.stale_buckets[old]
 
+    def add_future(self, cid: str, window_start: float) -> None:
+        self.future_clearances[cid] = window_start
+        heapq.heappush(self.future_starts, (window_start, cid))
+
     def prune_future(self, t: float) -> None:
-        """Forget future clearances whose window has started by ``t`` (a derived cache)."""
-        if self.future_clearances:
-            gone = [cid for cid, ws in self.future_clearances.items() if ws <= t]
-            for cid in gone:
+        """Forget future clearances whose window has started by ``t`` (a derived cache), in the
+        order of their starts (entries of clearances closed meanwhile are dropped on the way)."""
+        heap = self.future_starts
+        while heap and heap[0][0] <= t:
+            ws, cid = heapq.heappop(heap)
+            if self.future_clearances.get(cid) == ws:
                 del self.future_clearances[cid]
 
     def stale_units(self, t: float) -> list[str]:
@@ -952,7 +959,7 @@ def _restore(
         s.clearances[c.id] = c
         if c.is_open:
             s.open_clearances.insert(c.id, c.area, c.hazard_m)
-            s.future_clearances[c.id] = c.window_start
+            s.add_future(c.id, c.window_start)
             s.link_aor(c)
             s.set_reason_links(c, ())
         if c.revoke_pending is not None:

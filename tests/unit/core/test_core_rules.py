@@ -325,6 +325,26 @@ def test_r11_affected_clearances_come_from_the_index(world: World) -> None:
     assert world.status("c1") == "closed"
 
 
+def test_r11_clearances_of_later_windows_are_known_until_their_window_starts(
+    world: World,
+) -> None:
+    """R11: a unit's move is checked against every open clearance whose window has not started
+    (its grown disc may reach far by then); the service forgets them as their windows start, a
+    closed one at once."""
+    world.request("alpha", LON0, LAT0, cid="later", start=600)
+    world.request("alpha", LON0 + 1, LAT0, cid="latest", start=1200)
+    world.request("alpha", LON0 + 2, LAT0, cid="closed", start=900)
+    world.run(cmd.CloseClearance("alpha", "closed"))
+    assert world.state.future_clearances.keys() == {"later", "latest"}
+    world.now += timedelta(seconds=900)
+    world.request("alpha", LON0 + 3, LAT0, cid="now")
+    assert world.state.future_clearances.keys() == {"latest"}
+    world.now += timedelta(seconds=600)
+    world.request("alpha", LON0 + 4, LAT0, cid="after")
+    assert world.state.future_clearances == {}
+    assert world.state.future_starts == []
+
+
 def test_verdict_function_agrees_with_stored_verdict(world: World) -> None:
     world.site("bravo", "p", *offset(LON0, LAT0, 100.0, 0.0))
     world.request("alpha", LON0, LAT0, cid="c1")
