@@ -889,9 +889,6 @@ def compare_at(
     for line in a.outside or ():
         print("  DISAGREEMENT", line, flush=True)
 
-    schema = f"accord_{n}"
-    create_schema(url, schema)
-    accord_pg = Accord("Accord + PostgreSQL", PostgresStore(with_schema(url, schema)), ps)
     t0 = time.perf_counter()
     over_http = AccordHTTP(tmp / "http", ps)
     row["http_load_s"] = time.perf_counter() - t0
@@ -910,9 +907,13 @@ def compare_at(
     targets: list[tuple[str, Target]] = [
         ("postgis", postgis),
         ("accord_sqlite", accord),
-        ("accord_pg", accord_pg),
         ("accord_http", over_http),
     ]
+    if n <= args.pg_store_max_n:  # loading 10^6 events into the PostgreSQL store takes long
+        schema = f"accord_{n}"
+        create_schema(url, schema)
+        store = PostgresStore(with_schema(url, schema))
+        targets.append(("accord_pg", Accord("Accord + PostgreSQL", store, ps)))
     runs: dict[str, list[Run]] = {}
     for _ in range(args.runs):
         for key, target in targets:
@@ -953,6 +954,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pg", help="a PostgreSQL server with PostGIS (default: a throwaway one)")
     ap.add_argument("--parts", default="compare,store")
     ap.add_argument("--store-records", type=int, default=200_000)
+    ap.add_argument(
+        "--pg-store-max-n",
+        type=int,
+        default=100_000,
+        help="the largest N at which Accord in process on the PostgreSQL store is measured",
+    )
     ap.add_argument(
         "--clients",
         type=lambda text: [int(x) for x in text.split(",")],
@@ -1037,8 +1044,9 @@ def write_report(
             base = r[f"postgis_{c}"]
             cells = [fmt_run(base)]
             for key in ("accord_http", "accord_sqlite", "accord_pg"):
-                run = r[f"{key}_{c}"]
-                cells += [fmt_run(run), f"{run.rate / base.rate:.2f}"]
+                run = r.get(f"{key}_{c}")
+                ratio = "—" if run is None else f"{run.rate / base.rate:.2f}"
+                cells += ["—" if run is None else fmt_run(run), ratio]
             lines.append(f"| {r['n']:,} | {c} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -1109,10 +1117,11 @@ def plot(path: Path, rows: list[dict[str, Any]], clients: Sequence[int]) -> None
     ]
     for key, label, colour in series:
         for c, style in zip(clients, ("-", "--", "-.", ":"), strict=False):
-            runs = [r[f"{key}_{c}"] for r in rows]
+            at = [(r["n"], r[f"{key}_{c}"]) for r in rows if f"{key}_{c}" in r]
+            xs = [x for x, _ in at]
             tag = f"{label}, {c} client{'s' if c > 1 else ''}"
-            left.plot(ns, [x.rate for x in runs], style, color=colour, marker="o", label=tag)
-            right.plot(ns, [x.p99_ms for x in runs], style, color=colour, marker="o", label=tag)
+            left.plot(xs, [r.rate for _, r in at], style, color=colour, marker="o", label=tag)
+            right.plot(xs, [r.p99_ms for _, r in at], style, color=colour, marker="o", label=tag)
     right.plot(ns, [r["verdict_p99_ms"] for r in rows], ":", color="black", marker="s",
                label="Accord verdict alone (in process)")  # fmt: skip
     left.set(xscale="log", xlabel="presences N", ylabel="durable clearance requests / s")
