@@ -74,6 +74,7 @@ _WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
 _INF = math.inf
 
 _HALO_MAX_CELLS = 4096  # an entry whose halo would cover more cells turns the halo test off
+_HALO_MARGIN_DEG = 1e-6  # widens the halo's ranges (~0.1 m) against rounding
 _W, _E, _S, _N = 1, 2, 4, 8  # sides of a query box that may cut a cell's entries
 _COL_BITS = 20  # cell code: level << 44 | row << 20 | col
 _LEVEL_SHIFT = 44
@@ -507,18 +508,18 @@ class SpatialIndex(Generic[K]):
         that band's, and their longitude growth at most the row's (``_grow`` divides by the
         cosine of that latitude). So every point of the query's boxes is within the row's growth
         (``dlat``, ``dlon`` below) of P. A stored box meeting them contains such a point, which
-        puts P's row and column in the ranges marked here (one more row and column on each side
-        absorbs rounding)."""
+        puts P's row and column in the ranges marked here (widened by _HALO_MARGIN_DEG against
+        rounding)."""
         lv = self._levels[0]
         g = self._halo_m * _SLACK
-        dlat = g / _M_PER_DEG + _EPS_DEG
+        dlat = g / _M_PER_DEG + _EPS_DEG + _HALO_MARGIN_DEG
         h = lv.h
         inv_h = lv.inv_h
         last_row = lv.nrows - 1
         out: set[int] = set()
         for w, s, e, n in boxes:
-            r0 = max(0, int((s - dlat + 90.0) * inv_h) - 1)
-            r1 = min(last_row, int((n + dlat + 90.0) * inv_h) + 1)
+            r0 = max(0, int((s - dlat + 90.0) * inv_h))
+            r1 = min(last_row, int((n + dlat + 90.0) * inv_h))
             for r in range(r0, r1 + 1):
                 nc = lv.ncols[r]
                 south = -90.0 + r * h - dlat
@@ -526,14 +527,15 @@ class SpatialIndex(Generic[K]):
                 full = south <= -90.0 or north >= 90.0
                 if not full:
                     phi = -south if -south > north else north
-                    dlon = g / (_M_PER_DEG * math.cos(math.radians(phi))) + _EPS_DEG
+                    dlon = g / (_M_PER_DEG * math.cos(math.radians(phi)))
+                    dlon += _EPS_DEG + _HALO_MARGIN_DEG
                     full = 2.0 * dlon + (e - w) >= 360.0
                 if full:
                     c0, c1 = 0, nc - 1
                 else:
                     sc = lv.scale[r]
-                    c0 = math.floor((w - dlon + 180.0) * sc) - 1
-                    c1 = math.floor((e + dlon + 180.0) * sc) + 1
+                    c0 = math.floor((w - dlon + 180.0) * sc)
+                    c1 = math.floor((e + dlon + 180.0) * sc)
                     if c1 - c0 + 1 >= nc:
                         c0, c1 = 0, nc - 1
                 if len(out) + c1 - c0 + 1 > _HALO_MAX_CELLS:
@@ -580,14 +582,19 @@ class SpatialIndex(Generic[K]):
     def query(self, shape: Shape, d: float) -> set[K]:
         """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
-        boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         out: set[K] = set()
         if (
             self._halo_m > 0.0
             and type(shape) is Disc
+            and type(d) is float
+            and 0.0 <= d < _INF
+            and 0.0 <= shape.radius_m < _INF
+            and -90.0 <= shape.lat <= 90.0
+            and -_INF < shape.lon < _INF
             and self._outside_halo(shape.lon, shape.lat, shape.radius_m + d)
         ):
-            return out
+            return out  # a valid query (what _bounds checks) that the halo answers
+        boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
         for level, count in enumerate(self._level_count):
             if count == 0:
