@@ -187,27 +187,44 @@ def evaluate(
                 g = max(p.index_reach(), p.unc + p.speed * max(0.0, t - p.fix))
                 if _may_reach(unit_boxes, p, g):
                     ucands.add(k)
+    # Units further than hz + TRACK_MAX_UNCERTAINTY_M only move a clear verdict's valid_until
+    # (R10). About a disc area, a fresh unit at a point outside the box of that reach (+1 m) is
+    # further than any fresh disc reaches (the distance's error is 1 µm), so it gives no reason:
+    # such units are judged last, and only if nothing has made the verdict not clear by then.
+    near: list[PresenceRec] = []
+    far: list[PresenceRec] = []
+    reach_boxes = None
+    if ucands and type(area) is Disc:
+        reach_boxes = bounds(area, hz + TRACK_MAX_UNCERTAINTY_M + 1.0)
     for key in ucands:
         p = over[key] if key in over else presences[key]
         if p is None or not p.is_unit or not _overlaps(p, ws, we):
             continue
-        d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
-        lower = d.metres - d.error_m
-        unc = p.unc
-        s = p.speed
-        grown = unc + s * max(0.0, t - p.fix)
-        if t >= p.stale_time():
-            if lower <= hz + unc + _EPS_M:
-                reasons.append(_presence_reason("conflict", p, d.metres))
+        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0) and t < p.stale_time():
+            far.append(p)
+        else:
+            near.append(p)
+    for group in (near, far):
+        if reasons and group is far:
+            break
+        for p in group:
+            d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
+            lower = d.metres - d.error_m
+            unc = p.unc
+            s = p.speed
+            grown = unc + s * max(0.0, t - p.fix)
+            if t >= p.stale_time():
+                if lower <= hz + unc + _EPS_M:
+                    reasons.append(_presence_reason("conflict", p, d.metres))
+                elif lower <= hz + grown + _EPS_M:
+                    reasons.append(_presence_reason("stale_track", p, d.metres))
+                elif s > 0.0:
+                    flips.append(p.fix + (lower - hz - unc) / s)
             elif lower <= hz + grown + _EPS_M:
-                reasons.append(_presence_reason("stale_track", p, d.metres))
+                reasons.append(_presence_reason("conflict", p, d.metres))
             elif s > 0.0:
+                # the grown disc reaches the hazard area at this time (R10)
                 flips.append(p.fix + (lower - hz - unc) / s)
-        elif lower <= hz + grown + _EPS_M:
-            reasons.append(_presence_reason("conflict", p, d.metres))
-        elif s > 0.0:
-            # the grown disc reaches the hazard area at this time (R10)
-            flips.append(p.fix + (lower - hz - unc) / s)
     vmax = max(st.speed_counts) if st.speed_counts else 0.0
     for p in over.values():
         if p is not None and p.is_unit:
