@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 from tests import geoshapes as gs
 
 from accord.errors import InvalidInput
-from accord.geo.distance import RHO_LIMIT_M, Distance, _sagitta, distance, within
+from accord.geo.distance import (
+    RHO_LIMIT_M,
+    Distance,
+    _sagitta,
+    distance,
+    point_distance,
+    within,
+)
 from accord.geo.parse import parse_geometry
 from accord.geo.shapes import Area, Corridor, Disc, LonLat, Shape
 
@@ -542,6 +549,31 @@ def test_within_is_monotone_in_d_and_agrees_with_distance(
     assert answers == sorted(answers)  # False ... False True ... True
     for x in ds:
         assert within(a, b, x) == (d.metres - d.error_m <= x)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pair=pairs())
+def test_point_distance_is_the_distance_of_the_bare_disc(pair: tuple[Shape, Shape]) -> None:
+    """The verdict's path (no Disc built) gives exactly the value and bound of ``distance``."""
+    a, b = pair
+    lon, lat = (a.lon, a.lat) if isinstance(a, Disc) else _vertex(a)
+    assert point_distance(lon, lat, b) == distance(Disc(lon, lat, 0.0), b)
+    assert point_distance(lon, lat, b) == distance(Disc(lon, lat), b)
+
+
+def _vertex(shape: Shape) -> LonLat:
+    """A vertex of a corridor or polygon (a point near the pair's other shape)."""
+    if isinstance(shape, Corridor):
+        return shape.coords[0]
+    assert isinstance(shape, Area)
+    return shape.polygons[0][0][0]
+
+
+def test_point_distance_refuses_what_distance_refuses() -> None:
+    with pytest.raises(InvalidInput, match="not a valid disc"):
+        point_distance(0.0, math.nan, Disc(1.0, 1.0))
+    with pytest.raises(InvalidInput, match="not a valid disc"):
+        point_distance(0.0, 0.0, Disc(1.0, 1.0, -5.0))
 
 
 @settings(max_examples=200, deadline=None)

@@ -423,6 +423,9 @@ def _internals(index: SpatialIndex[int]) -> tuple[object, ...]:
         index._entries,
         index._level_count,
         index._codes,
+        index._halo,
+        index._halo_of,
+        index._halo_wide,
     )
 
 
@@ -433,13 +436,17 @@ points = st.lists(st.tuples(st.integers(0, 40), lons, lats, st.one_of(small_m, a
 @given(
     points=points,
     first=st.lists(st.tuples(st.integers(0, 40) | st.integers(100, 140), lons, lats, small_m)),
+    halo=st.sampled_from([0.0, 2_000.0]),
 )
 def test_insert_points_builds_what_inserting_one_by_one_builds(
-    points: list[tuple[int, float, float, float]], first: list[tuple[int, float, float, float]]
+    points: list[tuple[int, float, float, float]],
+    first: list[tuple[int, float, float, float]],
+    halo: float,
 ) -> None:
-    # keys may repeat, and may already be in the index (a bulk insert replaces them in turn)
-    bulk: SpatialIndex[int] = SpatialIndex()
-    single: SpatialIndex[int] = SpatialIndex()
+    # keys may repeat, and may already be in the index (a bulk insert replaces them in turn);
+    # an index with a halo keeps its halo too
+    bulk: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    single: SpatialIndex[int] = SpatialIndex(halo_m=halo)
     for k, lon, lat, r in first:
         bulk.insert(k, Disc(lon, lat, 0.0), r)
         single.insert(k, Disc(lon, lat, 0.0), r)
@@ -467,3 +474,78 @@ def test_insert_points_refuses_what_insert_refuses_after_the_rows_before() -> No
         index.insert_points(["d"], np.array([1.0]), np.array([1.0]), np.array([-1.0]))
     with pytest.raises(InvalidInput, match="one length"):
         index.insert_points(["e", "f"], np.array([1.0]), np.array([1.0]), np.array([1.0]))
+
+
+# --------------------------------------------------------------------------------------------------
+# the halo (an index that answers "nothing near" from one cell lookup)
+
+
+@st.composite
+def halo_scenes(
+    draw: st.DrawFn,
+) -> tuple[float, list[tuple[str, int, Shape, float]], list[tuple[Disc, float]]]:
+    """Operations on entries placed around query discs at about the halo's distance, anywhere
+    (poles and the antimeridian included), and those query discs (radius + d within the halo)."""
+    halo = draw(st.sampled_from([30.0, 2_000.0, 5_500.0, 40_000.0]))
+    queries: list[tuple[Disc, float]] = []
+    ops: list[tuple[str, int, Shape, float]] = []
+    for _ in range(draw(st.integers(1, 4))):
+        g = halo * draw(st.sampled_from([0.0, 0.3, 1.0]))
+        r = g * draw(st.sampled_from([0.0, 0.5, 1.0]))
+        q = Disc(draw(lons), draw(lats), r)
+        queries.append((q, g - r))
+        for _ in range(draw(st.integers(1, 8))):
+            key = draw(st.integers(0, 15))
+            op = draw(st.sampled_from(["insert", "move", "move", "remove"]))
+            reach = draw(small_m)
+            if draw(st.integers(0, 4)) == 0:
+                ops.append((op, key, draw(shapes), reach))
+                continue
+            radius = draw(small_m)
+            far = (g + radius + reach) * draw(st.sampled_from([0.5, 1.0, 1.01, 1.5, 3.0, 6.0]))
+            far += draw(st.sampled_from([0.0, 0.01, 2_000.0, 20_000.0]))
+            x, y, _ = GEOD.fwd(q.lon, q.lat, draw(st.floats(-180.0, 180.0)), far)
+            ops.append((op, key, Disc(float(x), float(y), radius), reach))
+    return halo, ops, queries
+
+
+@given(halo_scenes())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_halo_never_changes_what_a_query_returns(
+    scene: tuple[float, list[tuple[str, int, Shape, float]], list[tuple[Disc, float]]],
+) -> None:
+    halo, ops, queries = scene
+    plain: SpatialIndex[int] = SpatialIndex()
+    haloed: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    for op, key, shape, reach in ops:
+        if op == "remove":
+            plain.remove(key)
+            haloed.remove(key)
+        else:
+            getattr(plain, op)(key, shape, reach)
+            getattr(haloed, op)(key, shape, reach)
+        for q, d in queries:
+            assert haloed.query(q, d) == plain.query(q, d), (q, d)
+            far = Disc(q.lon, q.lat, q.radius_m + halo)  # beyond the halo: the plain path
+            assert haloed.query(far, d) == plain.query(far, d)
+    for key in range(16):
+        haloed.remove(key)
+    assert haloed._halo == {} and haloed._halo_of == {} and haloed._halo_wide == 0
+
+
+def test_the_halo_declines_far_queries_and_wide_entries_turn_it_off() -> None:
+    ix: SpatialIndex[str] = SpatialIndex(halo_m=5_000.0)
+    ix.insert("c", Disc(71.0, 34.9, 300.0), 2_000.0)
+    x, y, _ = GEOD.fwd(71.0, 34.9, 45.0, 300.0 + 2_000.0 + 4_999.0)
+    assert ix.query(Disc(float(x), float(y), 0.0), 5_000.0) == {"c"}
+    assert not ix._outside_halo(float(x), float(y), 5_000.0)
+    x, y, _ = GEOD.fwd(71.0, 34.9, 45.0, 60_000.0)
+    assert ix._outside_halo(float(x), float(y), 5_000.0)  # the fast "none"
+    assert not ix._outside_halo(float(x), float(y), 5_001.0)  # beyond the halo: a real query
+    assert ix.query(Disc(float(x), float(y), 0.0), 5_000.0) == set()
+    ix.insert("country", Area(((((60.0, 25.0), (80.0, 25.0), (80.0, 40.0), (60.0, 25.0)),),)))
+    assert not ix._outside_halo(float(x), float(y), 5_000.0)
+    ix.remove("country")
+    assert ix._outside_halo(float(x), float(y), 5_000.0)
+    with pytest.raises(InvalidInput, match="halo_m"):
+        SpatialIndex(halo_m=-1.0)

@@ -131,13 +131,32 @@ def _affected_by_presence(state: State, p: PresenceRec | None, now: float) -> se
     """
     if p is None:
         return set()
-    reach = max(p.unc + UNIT_HORIZON_M, TRACK_MAX_UNCERTAINTY_M) if p.is_unit else p.unc
-    out = _clearances_near(state, p.shape(), reach)
+    if p.is_unit:
+        return _affected_by_unit(state, p.key, p.shape(), p.unc, _future(state, now))
+    out = _clearances_near(state, p.shape(), p.unc)
     linked = state.presence_clearances.get(p.key)
     if linked:
         out |= linked
-    if p.is_unit and state.future_clearances:
-        out.update(cid for cid, ws in state.future_clearances.items() if ws > now)
+    return out
+
+
+def _future(state: State, now: float) -> list[str]:
+    """Open clearances whose window starts after ``now``."""
+    fc = state.future_clearances
+    return [cid for cid, ws in fc.items() if ws > now] if fc else []
+
+
+def _affected_by_unit(
+    state: State, key: str, shape: Shape, unc: float, future: list[str]
+) -> set[str]:
+    """:func:`_affected_by_presence` for a unit at ``shape`` with uncertainty ``unc``; ``future``
+    is :func:`_future` (the same for every unit of a command)."""
+    out = _clearances_near(state, shape, max(unc + UNIT_HORIZON_M, TRACK_MAX_UNCERTAINTY_M))
+    linked = state.presence_clearances.get(key)
+    if linked:
+        out |= linked
+    if future:
+        out.update(future)
     return out
 
 
@@ -428,31 +447,48 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
         raise InvalidInput("updates", "must not be empty")
     presences = state.presences
     prefix = c.party + ":"
-    latest: dict[str, PresenceRec] = {}
+    # key -> [the unit as of its last built record, the items after it]: a moved record is built
+    # only for a unit that a clearance may care about (it then goes into the scratch)
+    moves: dict[str, list[Any]] = {}
     items: list[list[Any]] = []
     sc = Scratch(state)
+    scratch = sc.presences
     affected: set[str] = set()
     have_clearances = len(state.open_clearances) > 0
+    future = _future(state, now) if have_clearances else []
     limit = now + MAX_CLOCK_SKEW_S
+    last_time: datetime | None = None  # the times of a batch are often one instant: convert once
+    ts = 0.0
+    ts_s = ""
     for i, u in enumerate(c.updates):
         key = prefix + u.id
-        p = latest.get(key) or presences.get(key)
-        if p is None:
-            raise NotFound(f"presence {u.id} not found (updates.{i}.id)")
-        if p.kind != "unit" or p.area is not None:
-            raise InvalidInput(f"updates.{i}.id", f"presence {u.id} is not a unit with a position")
+        move = moves.get(key)
+        if move is None:
+            p = presences.get(key)
+            if p is None:
+                raise NotFound(f"presence {u.id} not found (updates.{i}.id)")
+            if p.kind != "unit" or p.area is not None:
+                raise InvalidInput(
+                    f"updates.{i}.id", f"presence {u.id} is not a unit with a position"
+                )
+            fix = p.fix
+        else:
+            fix = parse_time(move[1][-1][5]) if move[1] else move[0].fix
         unc = u.uncertainty_m
         if not (isinstance(unc, (int, float)) and 0.0 <= unc < math.inf):
             raise InvalidInput(f"updates.{i}.uncertainty_m", "must be a finite number >= 0")
-        ts = to_epoch(u.time, f"updates.{i}.time")
+        if last_time is None or u.time != last_time:
+            ts = to_epoch(u.time, f"updates.{i}.time")
+            ts_s = fmt_time(ts)
+            last_time = u.time
         if ts > limit:
             raise InvalidInput(f"updates.{i}.time", "is in the future of the server's clock")
-        if ts < p.fix:
+        if ts < fix:
             raise InvalidInput(f"updates.{i}.time", "is older than the unit's last position")
         pos = u.position
         tr = pos.transformation
-        ts_s = fmt_time(ts)
-        item: list[Any] = [u.id, pos.lon, pos.lat, float(unc), float(pos.added_uncertainty_m), ts_s]
+        added = float(pos.added_uncertainty_m)
+        item: list[Any] = [u.id, pos.lon, pos.lat, float(unc), added, ts_s]
         item.append(pos.input if type(pos.input) is dict else dict(pos.input))
         if tr.description not in ("", "none") or pos.datum_warning is not None:
             item.append(
@@ -464,21 +500,34 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
                 }
             )
         items.append(item)
-        new = _moved(p, item)
-        latest[key] = new
+        if move is None:
+            move = moves[key] = [p, [item]]
+        else:
+            move[1].append(item)
         if have_clearances:
-            hit = _affected_by_presence(state, new, now)
+            shape = Disc(float(item[1]), float(item[2]), 0.0)
+            hit = _affected_by_unit(state, key, shape, float(unc) + added, future)
             if hit:
-                sc.presences[key] = new
+                new = scratch[key] = _built(move)
                 affected |= _may_change(state, new, hit, now)
-            elif key in sc.presences:
-                sc.presences[key] = new
+            elif key in scratch:
+                scratch[key] = _built(move)
     events = [_ev("positions_updated", now, c.party, updates=items)]
     if affected:
         # a unit neither near an affected clearance before nor after its move is not in the
         # scratch: the index's old position is as far from every clearance as the new one
         events.extend(_recompute(sc, affected, now))
     return events
+
+
+def _built(move: list[Any]) -> PresenceRec:
+    """The unit after the items of ``move`` (see _update_positions), built now."""
+    rec: PresenceRec = move[0]
+    for item in move[1]:
+        rec = _moved(rec, item)
+    move[0] = rec
+    move[1] = []
+    return rec
 
 
 def _may_change(state: State, p: PresenceRec, cids: set[str], now: float) -> set[str]:
@@ -860,13 +909,18 @@ def _e_removed(s: State, e: Mapping[str, Any]) -> None:
 def _e_positions(s: State, e: Mapping[str, Any]) -> None:
     prefix = e["party"] + ":"
     presences = s.presences
+    last_s = ""
+    fix = 0.0
     for item in e["updates"]:
         p = presences[prefix + item[0]]
         p.lon = float(item[1])
         p.lat = float(item[2])
         p.uncertainty_m = float(item[3])
         p.added_m = float(item[4])
-        p.fix = parse_time(item[5])
+        if item[5] != last_s:  # a batch's fixes are often one instant: parse it once
+            last_s = item[5]
+            fix = parse_time(last_s)
+        p.fix = fix
         p.input = item[6]
         if len(item) > 7:
             tr = item[7]

@@ -34,6 +34,7 @@ from accord.core.model import (
     DISCREPANCY_TOLERANCE_M,
     TRACK_MAX_AGE_S,
     TRACK_MAX_UNCERTAINTY_M,
+    UNIT_HORIZON_M,
     Disclosure,
     ProbePolicy,
     Reason,
@@ -65,6 +66,10 @@ __all__ = [
 ]
 
 STALE_BUCKET_S = 60.0
+#: The open-clearance index knows, from one lookup, that a unit is further than this from every
+#: open clearance (its halo): enough for a unit's reach, UNIT_HORIZON_M + its uncertainty, when
+#: that uncertainty is under 500 m (any other query takes the index's ordinary path).
+OPEN_CLEARANCE_HALO_M = UNIT_HORIZON_M + 500.0
 SNAPSHOT_FORMAT = 2
 
 
@@ -453,7 +458,7 @@ class State:
         # derived
         self.sites: SpatialIndex[str] = SpatialIndex()
         self.units: SpatialIndex[str] = SpatialIndex()
-        self.open_clearances: SpatialIndex[str] = SpatialIndex()
+        self.open_clearances: SpatialIndex[str] = SpatialIndex(halo_m=OPEN_CLEARANCE_HALO_M)
         self.stale_buckets: dict[int, set[str]] = {}
         self.unit_bucket: dict[str, int] = {}
         self.speed_counts: dict[float, int] = {}

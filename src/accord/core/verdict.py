@@ -4,8 +4,9 @@ A clearance with window ``[ws, we]`` is judged at ``t = max(now, ws)``. Every in
 a :class:`Scratch`: the state plus not-yet-applied changes (the presences, parties, alerts, zones a
 command is about to change), so ``decide`` can judge the world *after* a command without mutating
 the state. Cheap tests come first (time overlap), then index candidates, then the exact geodesic
-predicate (:func:`accord.geo.distance.within`, which counts a near-miss within the error bound as a
-conflict, invariant 7).
+predicate (a distance from :mod:`accord.geo.distance` less its error bound, as
+:func:`~accord.geo.distance.within` defines it: a near-miss within the bound is a conflict,
+invariant 7).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from accord.core.state import (
     presence_key,
 )
 from accord.errors import NotFound
-from accord.geo.distance import distance, within
+from accord.geo.distance import distance, point_distance, within
 from accord.geo.index import bounds
 from accord.geo.shapes import Disc
 
@@ -117,9 +118,12 @@ def aor_parties(sc: Scratch, c: ClearanceRec, known: bool) -> set[str]:
                 out.add(pid)
         return out
     out = set()
-    for pid in set(sc.state.parties) | set(sc.parties):
-        found = sc.party(pid)
-        if found is not None and found.aor is not None and within(found.aor, c.area, c.hazard_m):
+    over = sc.parties
+    for pid, rec in sc.state.parties.items():
+        if rec.aor is not None and pid not in over and within(rec.aor, c.area, c.hazard_m):
+            out.add(pid)
+    for pid, rec in over.items():
+        if rec.aor is not None and within(rec.aor, c.area, c.hazard_m):
             out.add(pid)
     return out
 
@@ -156,9 +160,10 @@ def evaluate(
         p = over[key] if key in over else presences[key]
         if p is None or not _overlaps(p, ws, we):
             continue
-        shape = p.shape()
-        if within(shape, area, hz + p.unc):
-            reasons.append(_presence_reason("conflict", p, distance(shape, area).metres))
+        # within(shape, area, hz + unc), by its definition, with the distance the reason states
+        d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
+        if d.metres - d.error_m <= hz + p.unc:
+            reasons.append(_presence_reason("conflict", p, d.metres))
 
     # R1 + R6: units, their uncertainty grown by max speed x track age
     ucands = (
@@ -182,27 +187,44 @@ def evaluate(
                 g = max(p.index_reach(), p.unc + p.speed * max(0.0, t - p.fix))
                 if _may_reach(unit_boxes, p, g):
                     ucands.add(k)
+    # Units further than hz + TRACK_MAX_UNCERTAINTY_M only move a clear verdict's valid_until
+    # (R10). About a disc area, a fresh unit at a point outside the box of that reach (+1 m) is
+    # further than any fresh disc reaches (the distance's error is 1 µm), so it gives no reason:
+    # such units are judged last, and only if nothing has made the verdict not clear by then.
+    near: list[PresenceRec] = []
+    far: list[PresenceRec] = []
+    reach_boxes = None
+    if ucands and type(area) is Disc:
+        reach_boxes = bounds(area, hz + TRACK_MAX_UNCERTAINTY_M + 1.0)
     for key in ucands:
         p = over[key] if key in over else presences[key]
         if p is None or not p.is_unit or not _overlaps(p, ws, we):
             continue
-        d = distance(p.shape(), area)
-        lower = d.metres - d.error_m
-        unc = p.unc
-        s = p.speed
-        grown = unc + s * max(0.0, t - p.fix)
-        if t >= p.stale_time():
-            if lower <= hz + unc + _EPS_M:
-                reasons.append(_presence_reason("conflict", p, d.metres))
+        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0) and t < p.stale_time():
+            far.append(p)
+        else:
+            near.append(p)
+    for group in (near, far):
+        if reasons and group is far:
+            break
+        for p in group:
+            d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
+            lower = d.metres - d.error_m
+            unc = p.unc
+            s = p.speed
+            grown = unc + s * max(0.0, t - p.fix)
+            if t >= p.stale_time():
+                if lower <= hz + unc + _EPS_M:
+                    reasons.append(_presence_reason("conflict", p, d.metres))
+                elif lower <= hz + grown + _EPS_M:
+                    reasons.append(_presence_reason("stale_track", p, d.metres))
+                elif s > 0.0:
+                    flips.append(p.fix + (lower - hz - unc) / s)
             elif lower <= hz + grown + _EPS_M:
-                reasons.append(_presence_reason("stale_track", p, d.metres))
+                reasons.append(_presence_reason("conflict", p, d.metres))
             elif s > 0.0:
+                # the grown disc reaches the hazard area at this time (R10)
                 flips.append(p.fix + (lower - hz - unc) / s)
-        elif lower <= hz + grown + _EPS_M:
-            reasons.append(_presence_reason("conflict", p, d.metres))
-        elif s > 0.0:
-            # the grown disc reaches the hazard area at this time (R10)
-            flips.append(p.fix + (lower - hz - unc) / s)
     vmax = max(st.speed_counts) if st.speed_counts else 0.0
     for p in over.values():
         if p is not None and p.is_unit:

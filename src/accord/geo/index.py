@@ -15,6 +15,12 @@ Structure: a hierarchy of lon/lat grids (chosen by measurement, see docs/PERF-ge
 - A query visits, at each non-empty level, the cells its boxes cover, and keeps an entry when the
   entry's box meets the query's box (cells strictly inside the query's cell range need no test).
 
+An index made with ``halo_m > 0`` also keeps a *halo*: for each level-0 cell, how many entries
+may lie within ``halo_m`` of some point of it. A query of a disc whose radius + ``d`` is at most
+``halo_m``, from a cell no entry's halo covers, is answered "none" with one dict lookup (the open
+clearances are indexed so: most units are far from all of them). How the halo is marked, and why
+it never hides a key the query would return, is in :meth:`SpatialIndex._halo_cells`.
+
 Correctness rests on :func:`bounds`: every box it returns contains the shape grown by ``grow_m``
 metres geodesically (WGS84), never less. Two shapes within ``d`` of each other, one grown by its
 reach, have overlapping boxes when one side is grown by ``reach_m`` and the other by ``d``; the grid
@@ -68,6 +74,8 @@ _WGS84_F = 1.0 / 298.257223563
 _WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
 _INF = math.inf
 
+_HALO_MAX_CELLS = 4096  # an entry whose halo would cover more cells turns the halo test off
+_HALO_MARGIN_DEG = 1e-6  # widens the halo's ranges (~0.1 m) against rounding
 _W, _E, _S, _N = 1, 2, 4, 8  # sides of a query box that may cut a cell's entries
 _COL_BITS = 20  # cell code: level << 44 | row << 20 | col
 _LEVEL_SHIFT = 44
@@ -295,13 +303,26 @@ class SpatialIndex(Generic[K]):
     inserted with, may lie within ``d`` metres of ``shape``; the caller does the exact test.
     """
 
-    __slots__ = ("_cells", "_codes", "_entries", "_level_count", "_levels", "_max_cells")
+    __slots__ = (
+        "_cells",
+        "_codes",
+        "_entries",
+        "_halo",
+        "_halo_m",
+        "_halo_of",
+        "_halo_wide",
+        "_level_count",
+        "_levels",
+        "_max_cells",
+    )
 
-    def __init__(self, cell_deg: float = 0.03, max_cells: int = 16) -> None:
+    def __init__(self, cell_deg: float = 0.03, max_cells: int = 16, halo_m: float = 0.0) -> None:
         if not 0.001 <= cell_deg <= 10.0:
             raise InvalidInput("cell_deg", "cell size must be between 0.001 and 10 degrees")
         if max_cells < 4:
             raise InvalidInput("max_cells", "max_cells must be at least 4")
+        if not 0.0 <= halo_m <= 100_000.0:
+            raise InvalidInput("halo_m", "halo_m must be between 0 and 100,000 metres")
         levels: list[_Level] = []
         h = float(cell_deg)
         while True:
@@ -318,6 +339,10 @@ class SpatialIndex(Generic[K]):
         # level-0 cell code -> the same int, so that the entries of one cell share one int object
         self._codes: dict[int, int] = {}
         self._level_count = [0] * len(levels)
+        self._halo_m = float(halo_m)
+        self._halo: dict[int, int] = {}  # level-0 cell code -> entries whose halo covers it
+        self._halo_of: dict[K, tuple[int, ...] | None] = {}  # None: too wide, counted below
+        self._halo_wide = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -403,6 +428,13 @@ class SpatialIndex(Generic[K]):
         self._level_count[level] -= 1
 
     def _set(self, key: K, boxes: list[Box]) -> None:
+        if self._halo_m > 0.0:
+            self._set_halo(key, self._place_entry(key, boxes))
+        else:
+            self._place_entry(key, boxes)
+
+    def _place_entry(self, key: K, boxes: list[Box]) -> list[Box]:
+        """Store ``key`` with ``boxes``; returns the boxes stored (per cell: a union)."""
         entries = self._entries
         cells = self._cells[0]
         old = entries.get(key)
@@ -412,7 +444,7 @@ class SpatialIndex(Generic[K]):
             if code >= 0:
                 if old == code:
                     cells[code][key] = box
-                    return
+                    return boxes
                 if old is not None:
                     self._unregister(key, old)
                 cell = cells.get(code)
@@ -424,7 +456,7 @@ class SpatialIndex(Generic[K]):
                     code = self._codes[code]
                 entries[key] = code
                 self._level_count[0] += 1
-                return
+                return boxes
         regs = self._place(boxes)
         codes = tuple(regs)
         new: int | tuple[int, ...] = codes[0] if len(codes) == 1 else codes
@@ -434,7 +466,7 @@ class SpatialIndex(Generic[K]):
             if old == new:
                 for code, box in regs.items():
                     cells[code][key] = box
-                return
+                return list(set(regs.values()))
             self._unregister(key, old)
         for code, box in regs.items():
             cell = cells.get(code)
@@ -446,6 +478,95 @@ class SpatialIndex(Generic[K]):
                 cell[key] = box
         entries[key] = new
         self._level_count[level] += 1
+        return list(set(regs.values()))
+
+    # -- the halo ----------------------------------------------------------------------------------
+
+    def _set_halo(self, key: K, boxes: list[Box]) -> None:
+        self._drop_halo(key)
+        codes = self._halo_cells(boxes)
+        self._halo_of[key] = codes
+        if codes is None:
+            self._halo_wide += 1
+            return
+        halo = self._halo
+        for code in codes:
+            halo[code] = halo.get(code, 0) + 1
+
+    def _drop_halo(self, key: K) -> None:
+        if key not in self._halo_of:
+            return
+        codes = self._halo_of.pop(key)
+        if codes is None:
+            self._halo_wide -= 1
+            return
+        halo = self._halo
+        for code in codes:
+            n = halo[code] - 1
+            if n:
+                halo[code] = n
+            else:
+                del halo[code]
+
+    def _halo_cells(self, boxes: list[Box]) -> tuple[int, ...] | None:
+        """The level-0 cells C such that C grown by ``halo_m`` (as :func:`_grow` grows a set) may
+        meet one of ``boxes``; None if that is more than _HALO_MAX_CELLS cells.
+
+        Why a query it declines would have found nothing: a query disc of radius r at point P in
+        cell C, with ``r + d <= halo_m``, has the boxes ``_grow(P, r + d)``. Their latitude band
+        lies within C's row's band grown by ``halo_m``, so their poleward-most latitude is at most
+        that band's, and their longitude growth at most the row's (``_grow`` divides by the
+        cosine of that latitude). So every point of the query's boxes is within the row's growth
+        (``dlat``, ``dlon`` below) of P. A stored box meeting them contains such a point, which
+        puts P's row and column in the ranges marked here (widened by _HALO_MARGIN_DEG against
+        rounding)."""
+        lv = self._levels[0]
+        g = self._halo_m * _SLACK
+        dlat = g / _M_PER_DEG + _EPS_DEG + _HALO_MARGIN_DEG
+        h = lv.h
+        inv_h = lv.inv_h
+        last_row = lv.nrows - 1
+        out: set[int] = set()
+        for w, s, e, n in boxes:
+            r0 = max(0, int((s - dlat + 90.0) * inv_h))
+            r1 = min(last_row, int((n + dlat + 90.0) * inv_h))
+            for r in range(r0, r1 + 1):
+                nc = lv.ncols[r]
+                south = -90.0 + r * h - dlat
+                north = -90.0 + (r + 1) * h + dlat
+                full = south <= -90.0 or north >= 90.0
+                if not full:
+                    phi = -south if -south > north else north
+                    dlon = g / (_M_PER_DEG * math.cos(math.radians(phi)))
+                    dlon += _EPS_DEG + _HALO_MARGIN_DEG
+                    full = 2.0 * dlon + (e - w) >= 360.0
+                if full:
+                    c0, c1 = 0, nc - 1
+                else:
+                    sc = lv.scale[r]
+                    c0 = math.floor((w - dlon + 180.0) * sc)
+                    c1 = math.floor((e + dlon + 180.0) * sc)
+                    if c1 - c0 + 1 >= nc:
+                        c0, c1 = 0, nc - 1
+                if len(out) + c1 - c0 + 1 > _HALO_MAX_CELLS:
+                    return None
+                row_code = r << _COL_BITS
+                out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
+        return tuple(out)
+
+    def _outside_halo(self, lon: float, lat: float, g: float) -> bool:
+        """Whether a query disc at (lon, lat) with radius + d = ``g`` is known to find nothing."""
+        if g > self._halo_m or self._halo_wide:
+            return False
+        lv = self._levels[0]
+        r = int((lat + 90.0) * lv.inv_h)
+        if r >= lv.nrows:
+            r = lv.nrows - 1
+        nc = lv.ncols[r]
+        c = int(((lon + 180.0) % 360.0) * lv.scale[r])
+        if c >= nc:
+            c = nc - 1
+        return ((r << _COL_BITS) | c) not in self._halo
 
     # -- public API --------------------------------------------------------------------------------
 
@@ -506,8 +627,9 @@ class SpatialIndex(Generic[K]):
         codes = (r << _COL_BITS) | c
         keys = list(keys)
         entries = self._entries
-        if len(set(keys)) != len(keys) or not entries.keys().isdisjoint(keys):
-            # a key comes twice or is indexed already: in turn, each replacing the one before
+        if self._halo_m > 0.0 or len(set(keys)) != len(keys) or not entries.keys().isdisjoint(keys):
+            # a halo to keep, or a key that comes twice or is indexed already: in turn, each
+            # replacing the one before
             rows = zip(keys, lons.tolist(), lats.tolist(), reach.tolist(), strict=True)
             for key, lon, lat, rm in rows:
                 self.insert(key, Disc(lon, lat, 0.0), rm)
@@ -554,12 +676,25 @@ class SpatialIndex(Generic[K]):
         old = self._entries.pop(key, None)
         if old is not None:
             self._unregister(key, old)
+            if self._halo_m > 0.0:
+                self._drop_halo(key)
 
     def query(self, shape: Shape, d: float) -> set[K]:
         """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
-        boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         out: set[K] = set()
+        if (
+            self._halo_m > 0.0
+            and type(shape) is Disc
+            and type(d) is float
+            and 0.0 <= d < _INF
+            and 0.0 <= shape.radius_m < _INF
+            and -90.0 <= shape.lat <= 90.0
+            and -_INF < shape.lon < _INF
+            and self._outside_halo(shape.lon, shape.lat, shape.radius_m + d)
+        ):
+            return out  # a valid query (what _bounds checks) that the halo answers
+        boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
         for level, count in enumerate(self._level_count):
             if count == 0:
