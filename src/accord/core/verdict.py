@@ -51,6 +51,150 @@ _CODE_ORDER = {
 }
 
 
+_CELL_DEG = 0.1  # the grid of pending points (a verdict's boxes span a few tenths of a degree)
+
+
+class Pending(dict[str, PresenceRec | None]):
+    """The presences a command is about to change: key -> new record, or None (removed).
+
+    A batch of moves may hold thousands, and every clearance it affects is judged against all of
+    them; :meth:`near` finds those that may reach a verdict's boxes through a grid of their
+    points, built on first use and dropped whenever an entry changes."""
+
+    __slots__ = ("_grids",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._grids: dict[bool, _Grid] = {}
+
+    def __setitem__(self, key: str, value: PresenceRec | None) -> None:
+        self._grids.clear()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._grids.clear()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self._grids.clear()
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._grids.clear()
+        super().update(*args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        self._grids.clear()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, PresenceRec | None]:
+        self._grids.clear()
+        return super().popitem()
+
+    def setdefault(self, key: str, default: PresenceRec | None = None) -> PresenceRec | None:
+        self._grids.clear()
+        return super().setdefault(key, default)
+
+    def _grid(self, units: bool) -> _Grid:
+        grid = self._grids.get(units)
+        if grid is None:
+            grid = self._grids[units] = _Grid(
+                [p for p in self.values() if p is not None and p.is_unit == units]
+            )
+        return grid
+
+    def near(
+        self, boxes: list[tuple[float, float, float, float]], units: bool, t: float
+    ) -> list[PresenceRec]:
+        """The pending units (or sites) that may reach ``boxes`` at ``t``: a superset of those
+        for which :func:`_may_reach` holds with their reach (:func:`_reach`), in no order."""
+        return self._grid(units).near(boxes, t)
+
+    def max_unit_speed(self) -> float:
+        return self._grid(True).max_speed
+
+
+def _reach(p: PresenceRec, t: float) -> float:
+    """How far a pending presence may reach at ``t`` (a unit: its index reach, or its grown
+    uncertainty if larger; a site: its uncertainty)."""
+    if p.is_unit:
+        return max(p.index_reach(), p.unc + p.speed * max(0.0, t - p.fix))
+    return p.unc
+
+
+class _Grid:
+    """Pending point presences by 0.1° cell, and the bounds of their reach; areas always match."""
+
+    __slots__ = (
+        "always",
+        "cells",
+        "max_abs_lat",
+        "max_index_reach",
+        "max_speed",
+        "max_unc",
+        "min_fix",
+        "records",
+    )
+
+    def __init__(self, records: list[PresenceRec]) -> None:
+        self.records = records
+        self.cells: dict[tuple[int, int], list[PresenceRec]] = {}
+        self.always = [p for p in records if p.area is not None]
+        points = [p for p in records if p.area is None]
+        self.max_abs_lat = max((abs(p.lat) for p in points), default=0.0)
+        self.max_index_reach = max((p.index_reach() for p in records), default=0.0)
+        self.max_unc = max((p.unc for p in records), default=0.0)
+        self.max_speed = max((p.speed for p in records), default=0.0)
+        self.min_fix = min((p.fix for p in records), default=0.0)
+        for p in points:
+            self.cells.setdefault(_cell(p.lon, p.lat), []).append(p)
+
+    def near(self, boxes: list[tuple[float, float, float, float]], t: float) -> list[PresenceRec]:
+        # Every record's reach at t is at most g, so by _may_reach's own arithmetic a point that
+        # may reach a box lies within dlat of its latitudes and dlon of its longitudes (or of
+        # theirs 360° away); the bounds carry margins over that arithmetic, and the cells looked
+        # at one more on each side. Where _may_reach answers yes whatever the box (near a pole,
+        # a reach of half the globe), every record is returned.
+        g = max(self.max_index_reach, self.max_unc + self.max_speed * max(0.0, t - self.min_fix))
+        dlat = (g * 1.000001 / _M_PER_DEG + 1e-9) * 1.0001 + 1e-9
+        if self.max_abs_lat + dlat >= 89.0:
+            return self.records
+        dlon = dlat / math.cos(math.radians(self.max_abs_lat + dlat)) * 1.0001 + 1e-9
+        if dlon >= 90.0:
+            return self.records
+        out = list(self.always)
+        looked = 0
+        for w, s, e, n in boxes:
+            rows = range(
+                math.floor((s - dlat) / _CELL_DEG) - 1, math.floor((n + dlat) / _CELL_DEG) + 2
+            )
+            cols = range(
+                math.floor((w - dlon) / _CELL_DEG) - 1, math.floor((e + dlon) / _CELL_DEG) + 2
+            )
+            looked += len(rows) * min(len(cols), _COLS)
+            if looked > len(self.records):
+                return self.records  # a scan is cheaper than that many cells
+            for r in rows:
+                for c in cols:
+                    found = self.cells.get((r, _wrap(c)))
+                    if found:
+                        out.extend(found)
+        return out
+
+
+_COLS = round(360.0 / _CELL_DEG)
+
+
+def _wrap(col: int) -> int:
+    """A column of the grid as the column of the same meridian within [-180°, 180°)."""
+    half = _COLS // 2
+    return (col + half) % _COLS - half
+
+
+def _cell(lon: float, lat: float) -> tuple[int, int]:
+    return math.floor(lat / _CELL_DEG), _wrap(math.floor(lon / _CELL_DEG))
+
+
 class Scratch:
     """The state seen through pending changes (nothing here mutates ``state``)."""
 
@@ -58,7 +202,7 @@ class Scratch:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self.presences: dict[str, PresenceRec | None] = {}  # key -> new record, or None (removed)
+        self.presences = Pending()  # key -> new record, or None (removed)
         self.parties: dict[str, PartyRec] = {}
         self.alerts: list[AlertRec] = []
         self.zones: list[Any] | None = None  # replaces state.zones when set
@@ -152,9 +296,7 @@ def evaluate(
         cands.difference_update(over)
         site_boxes = bounds(area, hz)
         cands.update(
-            k
-            for k, p in over.items()
-            if p is not None and not p.is_unit and _may_reach(site_boxes, p, p.unc)
+            p.key for p in over.near(site_boxes, False, t) if _may_reach(site_boxes, p, p.unc)
         )
     for key in cands:
         p = over[key] if key in over else presences[key]
@@ -182,11 +324,9 @@ def evaluate(
     if over:
         ucands.difference_update(over)
         unit_boxes = bounds(area, hz + UNIT_HORIZON_M)
-        for k, p in over.items():
-            if p is not None and p.is_unit:
-                g = max(p.index_reach(), p.unc + p.speed * max(0.0, t - p.fix))
-                if _may_reach(unit_boxes, p, g):
-                    ucands.add(k)
+        ucands.update(
+            p.key for p in over.near(unit_boxes, True, t) if _may_reach(unit_boxes, p, _reach(p, t))
+        )
     # Units further than hz + TRACK_MAX_UNCERTAINTY_M only move a clear verdict's valid_until
     # (R10). About a disc area, a fresh unit at a point outside the box of that reach (+1 m) is
     # further than any fresh disc reaches (the distance's error is 1 µm), so it gives no reason:
@@ -226,9 +366,8 @@ def evaluate(
                 # the grown disc reaches the hazard area at this time (R10)
                 flips.append(p.fix + (lower - hz - unc) / s)
     vmax = max(st.speed_counts) if st.speed_counts else 0.0
-    for p in over.values():
-        if p is not None and p.is_unit:
-            vmax = max(vmax, p.speed)
+    if over:
+        vmax = max(vmax, over.max_unit_speed())
     if vmax > 0.0:
         flips.append(t + UNIT_HORIZON_M / vmax)
 
