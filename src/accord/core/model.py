@@ -237,6 +237,12 @@ class Reason:
 
 
 def _freeze_json(obj: Any) -> Any:
+    """A copy of JSON ``obj`` with every number a float (a reason's geometry, as replayed)."""
+    if type(obj) is dict and obj.get("type") == "Point" and len(obj) == 2:
+        # the common geometry, a GeoJSON Point of two numbers: the loop below, unrolled
+        xy = obj.get("coordinates")
+        if type(xy) is list and len(xy) == 2 and all(type(v) in (int, float) for v in xy):
+            return {"type": "Point", "coordinates": [float(xy[0]), float(xy[1])]}
     if isinstance(obj, Mapping):
         return {str(k): _freeze_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
