@@ -1,13 +1,16 @@
 """Benchmarks of the core's hot paths (printed, never asserted). Results: docs/PERF-core.md.
 
     PYTHONPATH=src .venv/bin/python bench/bench_core.py [--sizes 100000,1000000] [--requests 2000]
-        [--units 100000] [--clearances 500] [--no-freeze]
+        [--units 100000] [--clearances 500] [--span 5.0] [--no-freeze]
 
 1. verdict latency: one clearance request (a disc of 100-500 m, hazard 0-2 km) judged against N
    sites (points with 10-100 m uncertainty scattered uniformly over a 10 x 10 degree region around
    34.9N 71E, i.e. about 1,000 km x 1,100 km) -- the full rules R1-R9 through the indexes;
 2. position updates: batches of UpdatePositions for 10^5 units moving a few metres, with 500 open
    clearances among them, decide (which recomputes the affected verdicts) + evolve, per second.
+   ``--span`` narrows the region (half its side, in degrees): ``--units 1000 --clearances 600
+   --span 1`` is a busy cell, where most moves touch an open clearance. The request budget (R14)
+   is lifted for the clearances, as ``serve --request-budget 0`` does: a benchmark is no probe.
 
 Each figure is given as wall-clock time and as the CPU time of this thread (``time.thread_time``),
 which other processes on a shared machine inflate less. The state is built by ``evolve`` with the
@@ -29,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from accord.core import commands as cmd
 from accord.core.decide import decide, evolve
-from accord.core.model import fmt_time
+from accord.core.model import ProbePolicy, fmt_time
 from accord.core.state import ClearanceRec, State
 from accord.core.verdict import Scratch, evaluate
 from accord.geo.datums import NO_TRANSFORMATION
@@ -171,6 +174,7 @@ def bench_updates(
     n_units: int, n_clearances: int, batch: int, batches: int, rng: random.Random
 ) -> None:
     s = build(0, n_units, rng)
+    s.policy = ProbePolicy(0, 0)
     now = T0
     for i in range(n_clearances):
         lon = LON0 + rng.uniform(-SPAN, SPAN)
@@ -233,10 +237,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--units", type=int, default=100_000)
     ap.add_argument("--clearances", type=int, default=500)
+    ap.add_argument("--span", type=float, default=5.0, help="half the region's side, degrees")
     ap.add_argument("--no-freeze", action="store_true", help="leave the built state to the gc")
     args = ap.parse_args()
-    global FREEZE  # noqa: PLW0603 - a command-line switch
+    global FREEZE, SPAN  # noqa: PLW0603 - command-line switches
     FREEZE = not args.no_freeze
+    SPAN = args.span
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  load average {os.getloadavg()}  freeze {FREEZE}")
     rng = random.Random(7)
     for n in (int(x) for x in args.sizes.split(",")):
