@@ -25,7 +25,7 @@ import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rfc8785
@@ -363,6 +363,7 @@ def _as_area(shape: Shape) -> Area:
 # as they are.
 
 _SHARED_MAX = 4096
+_V = TypeVar("_V")
 _LONLAT: Any = object()  # PresenceRec.sent: the location was sent as the Point of (lon, lat)
 _disclosures: dict[tuple[str, tuple[tuple[str, str], ...]], Disclosure] = {}
 _transformations: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -372,12 +373,7 @@ _TRANSFORMATION_KEYS = ("description", "accuracy_m", "ballpark")
 def share_disclosure(d: Disclosure) -> Disclosure:
     """An equal disclosure, the same object for equal ones."""
     key = (d.default, tuple(sorted(d.parties.items())) if d.parties else ())
-    got = _disclosures.get(key)
-    if got is not None:
-        return got
-    if len(_disclosures) < _SHARED_MAX:
-        _disclosures[key] = d
-    return d
+    return _shared(_disclosures, key, d)
 
 
 def share_transformation(tr: Any) -> Any:
@@ -406,12 +402,17 @@ def share_transformation(tr: Any) -> Any:
         ballpark,
         type(ballpark),
     )
-    got = _transformations.get(key)
+    return _shared(_transformations, key, tr)
+
+
+def _shared(table: dict[Any, _V], key: Any, value: _V) -> _V:
+    """The value kept under ``key``, or ``value`` (kept while the table is under _SHARED_MAX)."""
+    got = table.get(key)
     if got is not None:
         return got
-    if len(_transformations) < _SHARED_MAX:
-        _transformations[key] = tr
-    return tr
+    if len(table) < _SHARED_MAX:
+        table[key] = value
+    return value
 
 
 def _same_float(a: object, b: float) -> bool:
