@@ -455,7 +455,6 @@ class AccordHTTP:
         self.tokens = {
             k: c.headers["Authorization"].removeprefix("Bearer ") for k, c in clients.items()
         }
-        t0 = time.perf_counter()
         with self.connection("owner") as post:
             for k in range(0, len(ps), 1000):
                 features = [
@@ -473,7 +472,6 @@ class AccordHTTP:
                     for p in ps[k : k + 1000]
                 ]
                 post("/v1/presences", {"type": "FeatureCollection", "features": features})
-        self.load_s = time.perf_counter() - t0
         self.rss_after_load = rss_bytes(self.server.proc.pid)
 
     @contextlib.contextmanager
@@ -678,6 +676,18 @@ def compare(
     return out
 
 
+def agreement_text(a: Agreement) -> str:
+    return (
+        f"{a.same}/{a.cases} identical, {a.within_bound} within the bound, "
+        f"{len(a.outside or ())} outside"
+    )
+
+
+def print_disagreements(a: Agreement, where: str) -> None:
+    for line in a.outside or ():
+        print(f"  DISAGREEMENT ({where})", line, flush=True)
+
+
 def oracle_misses(ps: Sequence[Presence], qs: Sequence[Query], answers: Sequence[Answer]) -> int:
     """Presences whose conflict membership contradicts GeographicLib beyond the bound (every
     presence within a generous planar prefilter of each request is checked)."""
@@ -870,7 +880,8 @@ def compare_at(
     row["verdict_p50_ms"] = percentile(took, 0.5) * 1e3
     row["verdict_p99_ms"] = percentile(took, 0.99) * 1e3
     theirs = postgis.answers(qs)
-    a = row["agreement"] = compare({p.id: p for p in ps}, qs, mine, theirs)
+    by_id = {p.id: p for p in ps}
+    a = row["agreement"] = compare(by_id, qs, mine, theirs)
     row["conflicts"] = sum(x.status == "conflict" for x in mine[: len(random_qs)])
     row["mean_ids"] = statistics.mean(len(x.ids) for x in theirs[: len(random_qs)])
     row["event_kib"] = statistics.median(accord.event_bytes[: len(random_qs)]) / 1024
@@ -879,15 +890,13 @@ def compare_at(
     row["oracle_postgis"] = oracle_misses(ps, qs, theirs)
     print(
         f"  verdict p50/p99 {row['verdict_p50_ms']:.3f}/{row['verdict_p99_ms']:.3f} ms; "
-        f"agreement {a.same}/{a.cases} identical, {a.within_bound} within the bound, "
-        f"{len(a.outside or ())} outside; GeographicLib contradicts Accord "
+        f"agreement {agreement_text(a)}; GeographicLib contradicts Accord "
         f"{row['oracle_accord']}, PostGIS {row['oracle_postgis']}; "
         f"{row['bytes_per_presence']:.0f} B/presence; load PostGIS {row['postgis_load_s']:.1f} s, "
         f"Accord {row['accord_load_s']:.1f} s",
         flush=True,
     )
-    for line in a.outside or ():
-        print("  DISAGREEMENT", line, flush=True)
+    print_disagreements(a, "in process")
 
     t0 = time.perf_counter()
     over_http = AccordHTTP(tmp / "http", ps)
@@ -895,15 +904,14 @@ def compare_at(
     row["http_bytes_per_presence"] = (over_http.rss_after_load - over_http.rss_before_load) / n
     with over_http.client() as request:
         answers = [request(q, k) for k, q in enumerate(qs)]
-    h = row["agreement_http"] = compare({p.id: p for p in ps}, qs, answers, theirs)
+    h = row["agreement_http"] = compare(by_id, qs, answers, theirs)
     print(
         f"  over HTTP: loaded in {row['http_load_s']:.1f} s, "
-        f"{row['http_bytes_per_presence']:.0f} B/presence in the server; agreement {h.same}/"
-        f"{h.cases} identical, {h.within_bound} within the bound, {len(h.outside or ())} outside",
+        f"{row['http_bytes_per_presence']:.0f} B/presence in the server; "
+        f"agreement {agreement_text(h)}",
         flush=True,
     )
-    for line in h.outside or ():
-        print("  DISAGREEMENT (HTTP)", line, flush=True)
+    print_disagreements(h, "over HTTP")
     targets: list[tuple[str, Target]] = [
         ("postgis", postgis),
         ("accord_sqlite", accord),
