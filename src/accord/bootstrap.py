@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import threading
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from accord.api.app import Auth, create_app
+from accord.api.app import Auth, create_app, new_token
 from accord.api.basemap import MBTiles
 from accord.core.model import ProbePolicy
 from accord.service import Clock, Service, system_clock
@@ -34,7 +33,7 @@ def admin_token(data_dir: Path) -> tuple[str, bool]:
     path = data_dir / ADMIN_TOKEN_FILE
     if path.is_file():
         return path.read_text().strip(), False
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")

@@ -47,7 +47,7 @@ from accord.geo.discrepancy import BoundaryLayer, discrepancy_zones
 from accord.geo.parse import shape_to_geojson
 from accord.service import Service
 
-__all__ = ["ADMIN", "Auth", "create_app"]
+__all__ = ["ADMIN", "Auth", "create_app", "new_token"]
 
 ADMIN = "admin"
 MAX_BODY = 8 * 1024 * 1024
@@ -56,6 +56,15 @@ SSE_KEEPALIVE_S = 15.0
 WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 T = TypeVar("T")
+
+
+TOKEN_PREFIX = "accord_"
+
+
+def new_token() -> str:
+    """A new bearer token: 256 random bits, URL-safe. The prefix keeps it from starting with
+    ``-``, which a command line would read as an option (``--token -x...``), and says what it is."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def token_hash(token: str) -> str:
@@ -75,7 +84,7 @@ class Auth:
         self._known: dict[str, str] = {}
 
     def issue(self, party: str) -> str:
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         digest = token_hash(token)
         self.service.store.put_meta(self.TOKEN_META + digest, party.encode())
         self._known[digest] = party
