@@ -31,7 +31,6 @@ from accord.core.model import (
     ALERT_ACTIVE_S,
     MAX_CLOCK_SKEW_S,
     PROBE_WINDOW_S,
-    TRACK_MAX_UNCERTAINTY_M,
     UNIT_HORIZON_M,
     Disclosure,
     Reason,
@@ -117,22 +116,31 @@ def _clearances_near(state: State, shape: Shape, d: float) -> set[str]:
     return state.open_clearances.query(shape, d)
 
 
-def _affected_by_presence(state: State, p: PresenceRec | None, now: float) -> set[str]:
+def _affected_by_presence(
+    state: State, p: PresenceRec | None, now: float, future: _Future | None = None
+) -> set[str]:
     """Open clearances whose verdict a presence at ``p``'s position may change (R11).
 
     - clearances naming the presence (at its old position) in a reason: leaving can clear them;
-    - clearances it may reach: a site within its uncertainty; a unit within its uncertainty plus
-      UNIT_HORIZON_M (a unit further away cannot reach a clear verdict before its valid_until),
-      and at least TRACK_MAX_UNCERTAINTY_M (a fresh unit's largest reach);
-    - clearances whose window starts later (their judgement time is their window start, when a
-      unit's grown disc may reach far): checked one by one.
+    - clearances it may reach: a site within its uncertainty; a unit within :func:`_unit_reach`
+      at the clearance's judgement time (now, or a later window start);
+    - every clear clearance when the unit is faster than any unit before: the horizon of each
+      clear verdict's valid_until shrinks (R10).
     Anything else about the old position can only move a clear verdict's valid_until later,
-    which needs no new version.
+    which needs no new version. ``future`` is :func:`_future` (the same for every unit of a
+    command).
     """
     if p is None:
         return set()
     if p.is_unit:
-        return _affected_by_unit(state, p.key, p.shape(), p.unc, _future(state, now))
+        fut = _future(state, now) if future is None else future
+        out = _affected_by_unit(
+            state, p.key, p.shape(), unc=p.unc, speed=p.speed, fix=p.fix, now=now, future=fut
+        )
+        if p.speed > state.max_speed():
+            clearances = state.clearances
+            out.update(cid for cid in state.open_clearances if clearances[cid].basis == "clear")
+        return out
     out = _clearances_near(state, p.shape(), p.unc)
     linked = state.presence_clearances.get(p.key)
     if linked:
@@ -140,23 +148,63 @@ def _affected_by_presence(state: State, p: PresenceRec | None, now: float) -> se
     return out
 
 
-def _future(state: State, now: float) -> list[str]:
-    """Open clearances whose window starts after ``now``."""
+def _unit_reach(unc: float, speed: float, fix: float, t: float) -> float:
+    """How near a clearance judged at ``t`` a unit must be for its position to matter (R10/R11):
+    its uncertainty grown to ``t`` (a reason) plus UNIT_HORIZON_M (a clear verdict's valid_until
+    is at most t + UNIT_HORIZON_M / the fastest speed, and no unit is faster than that)."""
+    return unc + speed * max(0.0, t - fix) + UNIT_HORIZON_M
+
+
+#: future clearances are grouped by how far ahead their window starts (seconds), so that a unit
+#: reaching far by a late start does not make every sooner one a candidate
+_FUTURE_GROUPS_S = (600.0, 3600.0, 6 * 3600.0)
+
+_Future = list[tuple[float, float]]
+"""Ranges (after, until] of the window starts of open clearances that start after now."""
+
+
+def _future(state: State, now: float) -> _Future:
+    """The ranges of future window starts a unit's move is checked against, latest included."""
     fc = state.future_clearances
-    return [cid for cid, ws in fc.items() if ws > now] if fc else []
+    latest = state.future_latest
+    if not fc or latest <= now:
+        return []
+    first = state.future_starts[0][0] if state.future_starts else now  # a lower bound
+    out: _Future = []
+    lo = now
+    for span in (*_FUTURE_GROUPS_S, math.inf):
+        hi = min(now + span, latest)
+        if hi >= first:
+            out.append((lo, hi))
+        if hi >= latest:
+            break
+        lo = hi
+    return out
 
 
 def _affected_by_unit(
-    state: State, key: str, shape: Shape, unc: float, future: list[str]
+    state: State,
+    key: str,
+    shape: Shape,
+    *,
+    unc: float,
+    speed: float,
+    fix: float,
+    now: float,
+    future: _Future,
 ) -> set[str]:
-    """:func:`_affected_by_presence` for a unit at ``shape`` with uncertainty ``unc``; ``future``
-    is :func:`_future` (the same for every unit of a command)."""
-    out = _clearances_near(state, shape, max(unc + UNIT_HORIZON_M, TRACK_MAX_UNCERTAINTY_M))
+    """:func:`_affected_by_presence` for a unit at ``shape`` with uncertainty ``unc``, its
+    speed and the time of its fix, short of the horizon rule."""
+    out = _clearances_near(state, shape, _unit_reach(unc, speed, fix, now))
     linked = state.presence_clearances.get(key)
     if linked:
         out |= linked
-    if future:
-        out.update(future)
+    if speed > 0.0:  # (a still unit reaches as far at every start as now)
+        fc = state.future_clearances
+        for lo, hi in future:
+            for cid in _clearances_near(state, shape, _unit_reach(unc, speed, fix, hi)):
+                if lo < fc.get(cid, -math.inf) <= hi:
+                    out.add(cid)
     return out
 
 
@@ -399,6 +447,7 @@ def _upsert_many(
     sc = Scratch(state)
     affected: set[str] = set()
     seen: set[str] = set()
+    future = _future(state, now)
     for i, item in enumerate(items):
         field = f"items.{i}" if batch else ""
         if item.party != party:
@@ -413,7 +462,7 @@ def _upsert_many(
         old = state.presences.get(rec.key)
         if old is not None:
             affected |= state.presence_clearances.get(old.key, set())
-        affected |= _affected_by_presence(state, rec, now)
+        affected |= _affected_by_presence(state, rec, now, future)
         sc.presences[rec.key] = rec
     return events + _recompute(sc, affected, now)
 
@@ -506,7 +555,16 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
             move[1].append(item)
         if have_clearances:
             shape = Disc(float(item[1]), float(item[2]), 0.0)
-            hit = _affected_by_unit(state, key, shape, float(unc) + added, future)
+            hit = _affected_by_unit(
+                state,
+                key,
+                shape,
+                unc=float(unc) + added,
+                speed=move[0].speed,
+                fix=ts,
+                now=now,
+                future=future,
+            )
             if hit:
                 new = scratch[key] = _built(move)
                 affected |= _may_change(state, new, hit, now)
@@ -1025,7 +1083,7 @@ def _e_closed(s: State, e: Mapping[str, Any]) -> None:
     c.revoke_pending = None
     s.pending.discard(("c", c.id))
     s.open_clearances.remove(c.id)
-    s.future_clearances.pop(c.id, None)
+    s.drop_future(c.id)
     for pid in c.aor_parties:
         linked = s.aor_clearances.get(pid)
         if linked is not None:

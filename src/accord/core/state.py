@@ -468,6 +468,7 @@ class State:
         self.recheck: list[tuple[float, str, int]] = []
         self.future_clearances: dict[str, float] = {}  # open, window not yet started: id -> start
         self.future_starts: list[tuple[float, str]] = []  # a heap of those (start, id), for pruning
+        self.future_latest = -math.inf  # at least the latest of those starts (an upper bound)
         self.pending: set[tuple[str, ...]] = set()
 
     @staticmethod
@@ -560,6 +561,12 @@ class State:
     def add_future(self, cid: str, window_start: float) -> None:
         self.future_clearances[cid] = window_start
         heapq.heappush(self.future_starts, (window_start, cid))
+        self.future_latest = max(self.future_latest, window_start)
+
+    def drop_future(self, cid: str) -> None:
+        """Forget clearance ``cid`` as a future one (it was closed)."""
+        if self.future_clearances.pop(cid, None) is not None and not self.future_clearances:
+            self.future_latest = -math.inf
 
     def prune_future(self, t: float) -> None:
         """Forget future clearances whose window has started by ``t`` (a derived cache), in the
@@ -569,6 +576,8 @@ class State:
             ws, cid = heapq.heappop(heap)
             if self.future_clearances.get(cid) == ws:
                 del self.future_clearances[cid]
+        if not self.future_clearances:
+            self.future_latest = -math.inf
 
     def stale_units(self, t: float) -> list[str]:
         """Keys of units whose track is stale at ``t`` (a superset is filtered by the caller)."""

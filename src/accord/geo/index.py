@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -349,6 +349,9 @@ class SpatialIndex(Generic[K]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._entries)
 
     # -- placement ---------------------------------------------------------------------------------
 

@@ -145,9 +145,16 @@ class World:
         )
 
     def move(
-        self, owner: str, pid: str, lon: float, lat: float, unc: float = 10.0
+        self,
+        owner: str,
+        pid: str,
+        lon: float,
+        lat: float,
+        unc: float = 10.0,
+        at: datetime | None = None,
     ) -> list[dict[str, Any]]:
-        upd = cmd.PositionUpdate(pid, parse_location(point(lon, lat)), unc, self.now)
+        """A position fix taken ``at`` (default: now)."""
+        upd = cmd.PositionUpdate(pid, parse_location(point(lon, lat)), unc, at or self.now)
         return self.run(cmd.UpdatePositions(owner, (upd,)))
 
     def request(

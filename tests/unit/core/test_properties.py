@@ -26,6 +26,7 @@ import contextlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -158,6 +159,9 @@ def oracle(sh: Shadow, c: SClearance, now: float) -> tuple[str, bool]:
 # -- commands --------------------------------------------------------------------------------------
 
 metres = st.one_of(st.integers(-1200, 1200), st.sampled_from([0, 150, -150, 600]))
+# units also far out: a fast unit tens of km away may still reach a clearance before its
+# valid_until (R10), and one with a late fix may be stale and reach far at once (R6)
+unit_metres = st.one_of(metres, st.sampled_from([12_000, 25_000, -60_000, 150_000]))
 level = st.sampled_from(LEVEL_NAMES)
 party = st.sampled_from(PARTIES)
 ops = st.one_of(
@@ -165,13 +169,20 @@ ops = st.one_of(
     st.tuples(
         st.just("unit"),
         party,
-        metres,
-        metres,
+        unit_metres,
+        unit_metres,
         st.sampled_from([5.0, 30.0]),
-        st.sampled_from([None, 0.0, 5.0, 20.0]),
+        st.sampled_from([None, 0.0, 5.0, 20.0, 300.0]),
         level,
     ),
-    st.tuples(st.just("move"), st.integers(0, 9), metres, metres),
+    # a move, its fix taken some seconds before now (but not before the unit's last fix)
+    st.tuples(
+        st.just("move"),
+        st.integers(0, 9),
+        unit_metres,
+        unit_metres,
+        st.sampled_from([0.0, 0.0, 300.0, 4000.0]),
+    ),
     st.tuples(st.just("remove"), st.integers(0, 9)),
     st.tuples(
         st.just("request"),
@@ -181,7 +192,7 @@ ops = st.one_of(
         st.sampled_from([0.0, 200.0]),
         st.sampled_from([100.0, 800.0]),
         st.sets(party, max_size=2),
-        st.sampled_from([0.0, 0.0, 900.0]),
+        st.sampled_from([0.0, 0.0, 900.0, 5000.0, 30_000.0]),
     ),
     st.tuples(
         st.just("answer"),
@@ -259,8 +270,10 @@ class Runner:
                 return None
             p = self.sh.presences[units[op[1] % len(units)]]
             lon, lat = self.xy(op[2], op[3], 0.3456789 * n)
-            ev = self.w.move(p.owner, p.id, lon, lat, p.unc)
-            p.lon, p.lat, p.fix = lon, lat, self.now()
+            fix = max(p.fix, self.now() - op[4])
+            at = datetime.fromtimestamp(fix, UTC)
+            ev = self.w.move(p.owner, p.id, lon, lat, p.unc, at=at)
+            p.lon, p.lat, p.fix = lon, lat, fix
             p.history.append((lon, lat))
             return ev
         if kind == "remove":
@@ -357,6 +370,11 @@ class Runner:
                 if before.get(cid) == "clear":
                     assert c.status == "revoked"
                     assert cid in revoked
+            v = c.valid_until
+            if c.basis == "clear" and v is not None and v > now + 2 * MARGIN_S:
+                # S2 (R10): with no new input, a clear verdict stays true until its valid_until
+                later, unsure = oracle(self.sh, sc, v - MARGIN_S)
+                assert unsure or later == "clear", (op, cid, later, v - now)
             if not ambiguous and want == "clear":
                 # ... and clear when nothing is there (the recomputation is not stuck)
                 assert c.basis == "clear", (op, cid, want, c.basis, c.reasons)
@@ -394,8 +412,31 @@ SETTINGS = settings(
     [
         ("unit", "alpha", 0, 0, 5.0, 5.0, "exact"),
         ("request", "bravo", 0, 0, 0.0, 100.0, set(), 0.0),
-        ("move", 0, 2000, 2000),
-        ("move", 0, 0, 0),
+        ("move", 0, 2000, 2000, 0.0),
+        ("move", 0, 0, 0, 0.0),
+    ]
+)
+@example(
+    [  # a unit's late fix: stale at once, its grown disc reaches 12 km (R6, R11)
+        ("unit", "alpha", 150_000, 0, 5.0, 5.0, "exact"),
+        ("request", "bravo", 0, 0, 0.0, 100.0, set(), 0.0),
+        ("advance", 2000.0),
+        ("advance", 2000.0),
+        ("move", 0, 0, 12_000, 4000.0),
+    ]
+)
+@example(
+    [  # a clearance starting later: a unit 25 km away reaches it by its start (R6, R11)
+        ("unit", "alpha", 150_000, 0, 5.0, 5.0, "exact"),
+        ("request", "bravo", 0, 0, 0.0, 100.0, set(), 5000.0),
+        ("unit", "charlie", 0, 25_000, 5.0, 5.0, "exact"),
+    ]
+)
+@example(
+    [  # the same through a move
+        ("unit", "alpha", 150_000, 0, 5.0, 5.0, "exact"),
+        ("request", "bravo", 0, 0, 0.0, 100.0, set(), 5000.0),
+        ("move", 0, 0, 25_000, 0.0),
     ]
 )
 def test_s1_s2_s3_s6_random_sequences_against_the_oracle(scenario: list[tuple[Any, ...]]) -> None:
