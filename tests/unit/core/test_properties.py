@@ -184,6 +184,8 @@ ops = st.one_of(
         st.sampled_from([0.0, 0.0, 300.0, 4000.0]),
     ),
     st.tuples(st.just("remove"), st.integers(0, 9)),
+    # a unit registered again where it is, with another maximum speed (its fix is now)
+    st.tuples(st.just("respeed"), st.integers(0, 9), st.sampled_from([None, 1.0, 20.0, 300.0])),
     st.tuples(
         st.just("request"),
         party,
@@ -275,6 +277,20 @@ class Runner:
             ev = self.w.move(p.owner, p.id, lon, lat, p.unc, at=at)
             p.lon, p.lat, p.fix = lon, lat, fix
             p.history.append((lon, lat))
+            return ev
+        if kind == "respeed":
+            units = [
+                k
+                for k in self.ids
+                if self.sh.presences[k].unit and not self.sh.presences[k].removed
+            ]
+            if not units:
+                return None
+            p = self.sh.presences[units[op[1] % len(units)]]
+            lvl = self.level_for(p.owner, int(p.id[1:]), "exact")
+            ev = self.w.unit(p.owner, p.id, p.lon, p.lat, p.unc, op[2], disclosure=lvl)
+            p.speed, p.fix = op[2], self.now()
+            p.history.append((p.lon, p.lat))
             return ev
         if kind == "remove":
             live = [k for k in self.ids if not self.sh.presences[k].removed]
