@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -36,6 +36,7 @@ __all__ = [
     "UNIT_HORIZON_M",
     "Disclosure",
     "Level",
+    "PointGeometry",
     "ProbePolicy",
     "Reason",
     "Verdict",
@@ -180,6 +181,36 @@ class Disclosure:
         return Disclosure(cast(Level, default), levels)
 
 
+class PointGeometry(Mapping[str, Any]):
+    """The GeoJSON Point ``{"type": "Point", "coordinates": [lon, lat]}`` of a reason, read-only:
+    two floats instead of a dict and a list (a clearance may list hundreds of presences)."""
+
+    __slots__ = ("lat", "lon")
+
+    def __init__(self, lon: float, lat: float) -> None:
+        self.lon = lon
+        self.lat = lat
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "type":
+            return "Point"
+        if key == "coordinates":
+            return [self.lon, self.lat]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("type", "coordinates"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __repr__(self) -> str:
+        return f"PointGeometry({self.lon!r}, {self.lat!r})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "Point", "coordinates": [self.lon, self.lat]}
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a verdict is not clear. ``presence`` is the owner's presence id (with ``party``)."""
@@ -202,8 +233,9 @@ class Reason:
             out["presence"] = self.presence
         if self.distance_m is not None:
             out["distance_m"] = self.distance_m
-        if self.geometry is not None:
-            out["geometry"] = dict(self.geometry)
+        g = self.geometry
+        if g is not None:
+            out["geometry"] = g.to_json() if type(g) is PointGeometry else dict(g)
         if self.layers:
             out["layers"] = list(self.layers)
         if self.alert is not None:
@@ -241,8 +273,10 @@ def _freeze_json(obj: Any) -> Any:
     if type(obj) is dict and obj.get("type") == "Point" and len(obj) == 2:
         # the common geometry, a GeoJSON Point of two numbers: the loop below, unrolled
         xy = obj.get("coordinates")
-        if type(xy) is list and len(xy) == 2 and all(type(v) in (int, float) for v in xy):
-            return {"type": "Point", "coordinates": [float(xy[0]), float(xy[1])]}
+        if type(xy) is list and len(xy) == 2:
+            x, y = xy
+            if type(x) in (int, float) and type(y) in (int, float):
+                return PointGeometry(float(x), float(y))
     if isinstance(obj, Mapping):
         return {str(k): _freeze_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -36,6 +36,7 @@ from accord.core.model import (
     TRACK_MAX_UNCERTAINTY_M,
     UNIT_HORIZON_M,
     Disclosure,
+    PointGeometry,
     ProbePolicy,
     Reason,
     shape_from_json,
@@ -70,7 +71,7 @@ STALE_BUCKET_S = 60.0
 #: open clearance (its halo): enough for a unit's reach, UNIT_HORIZON_M + its uncertainty, when
 #: that uncertainty is under 500 m (any other query takes the index's ordinary path).
 OPEN_CLEARANCE_HALO_M = UNIT_HORIZON_M + 500.0
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 
 def presence_key(owner: str, pid: str) -> str:
@@ -679,7 +680,8 @@ def compute_zones(state: State, extra: Iterable[LayerRec] = ()) -> list[Any]:
 # -- snapshots -------------------------------------------------------------------------------------
 #
 # A snapshot is a cache of the log: any snapshot may be dropped, and replaying the log gives an
-# equal state. Format 2 (format 1 was one JSON document; it is refused):
+# equal state. Format 3 (format 1 was one JSON document, format 2 kept every reason as JSON; both
+# are refused):
 #
 #     b"accord snapshot\n" | format (u32, big-endian) | header length (u64) | header | arrays
 #
@@ -689,11 +691,15 @@ def compute_zones(state: State, extra: Iterable[LayerRec] = ()) -> list[Any]:
 # indexes into small tables (owners, kinds, disclosures, transformations). Presences are in the
 # state's order; the key is ``presence_key(owner, id)``; a location sent as the GeoJSON Point of the
 # presence's own lon/lat (``_LONLAT``) is the default of a point presence, None of an area.
+# A clearance's reasons about a presence at a point (most of them) are columns too, in the order
+# of the clearances and of their reasons; the clearance's JSON keeps ``{"n": how many reasons,
+# "rest": [[position, reason], ...]}`` for the others.
 
 _SNAPSHOT_MAGIC = b"accord snapshot\n"
 _SNAPSHOT_HEAD = struct.Struct(">IQ")
 _FLOAT_COLUMNS = ("lon", "lat", "uncertainty_m", "added_m", "fix")
 _INDEX_COLUMNS = ("owner", "kind", "disclosure", "transformation")
+_REASON_FLOATS = ("r_distance", "r_lon", "r_lat")
 
 
 def _facts(state: State, *, presences: bool = True) -> dict[str, Any]:
@@ -803,11 +809,61 @@ def _presence_columns(recs: list[PresenceRec]) -> tuple[dict[str, Any], dict[str
     return text, arrays
 
 
+def _point_row(r: Reason) -> tuple[str, str, str, float, float, float] | None:
+    """A reason about a presence at a point (one that the reason columns hold) as a row."""
+    g = r.geometry
+    if (
+        type(g) is PointGeometry
+        and r.party is not None
+        and r.presence is not None
+        and r.distance_m is not None
+        and not r.layers
+        and r.alert is None
+        and r.clearance is None
+        and r.detail is None
+    ):
+        return (r.code, r.party, r.presence, r.distance_m, g.lon, g.lat)
+    return None
+
+
+def _reason_columns(facts: dict[str, Any], state: State) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The clearances' point reasons as columns (their JSON in ``facts`` is rewritten)."""
+    codes: dict[str, int] = {}
+    parties: dict[str, int] = {}
+    presence: list[str] = []
+    index: dict[str, list[int]] = {"r_code": [], "r_party": []}
+    floats: dict[str, list[float]] = {name: [] for name in _REASON_FLOATS}
+    for cj in facts["clearances"]:
+        reasons = state.clearances[cj["id"]].reasons
+        rest = []
+        for j, r in enumerate(reasons):
+            row = _point_row(r)
+            if row is None:
+                rest.append([j, r.to_json()])
+                continue
+            code, party, pid, d, lon, lat = row
+            index["r_code"].append(codes.setdefault(code, len(codes)))
+            index["r_party"].append(parties.setdefault(party, len(parties)))
+            presence.append(pid)
+            floats["r_distance"].append(d)
+            floats["r_lon"].append(lon)
+            floats["r_lat"].append(lat)
+        cj["reasons"] = {"n": len(reasons), "rest": rest}
+    text = {"codes": list(codes), "parties": list(parties), "presence": presence}
+    arrays = {name: np.array(col, dtype="<u4") for name, col in index.items()}
+    arrays.update({name: np.array(col, dtype="<f8") for name, col in floats.items()})
+    return text, arrays
+
+
 def to_snapshot(state: State) -> bytes:
     """A compact snapshot of the facts (derived structures are rebuilt on load); see above."""
     text, arrays = _presence_columns(list(state.presences.values()))
+    facts = _facts(state, presences=False)
+    reason_text, reason_arrays = _reason_columns(facts, state)
+    arrays.update(reason_arrays)
     header = {
-        "facts": _facts(state, presences=False),
+        "facts": facts,
+        "reasons": reason_text,
         "presences": text,
         "arrays": [[name, a.dtype.str, len(a)] for name, a in arrays.items()],
     }
@@ -860,7 +916,7 @@ def from_snapshot(data: bytes) -> State:
     another format, or a damaged one."""
     try:
         header, arrays = _read_snapshot(data)
-        return _restore(header["facts"], header["presences"], arrays)
+        return _restore(header["facts"], header["presences"], header["reasons"], arrays)
     except InvalidInput:
         raise
     except (ValueError, KeyError, TypeError, IndexError, AssertionError, struct.error) as exc:
@@ -942,8 +998,43 @@ def _shared_floats(a: np.ndarray) -> list[float]:
     return [values[i] for i in inverse.tolist()]
 
 
+def _restore_reasons(
+    clearances: list[dict[str, Any]], text: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> list[tuple[Reason, ...]]:
+    """Each clearance's reasons, from the reason columns and its ``{"n", "rest"}``."""
+    codes = [sys.intern(str(c)) for c in text["codes"]]
+    parties = [sys.intern(str(p)) for p in text["parties"]]
+    rows = zip(
+        [codes[i] for i in arrays["r_code"].tolist()],
+        [parties[i] for i in arrays["r_party"].tolist()],
+        text["presence"],
+        arrays["r_distance"].tolist(),
+        arrays["r_lon"].tolist(),
+        arrays["r_lat"].tolist(),
+        strict=True,
+    )
+    out: list[tuple[Reason, ...]] = []
+    for cj in clearances:
+        spec = cj["reasons"]
+        rest = {int(j): Reason.from_json(r) for j, r in spec["rest"]}
+        reasons: list[Reason] = []
+        for j in range(int(spec["n"])):
+            r = rest.get(j)
+            if r is None:
+                code, party, pid, d, lon, lat = next(rows)
+                r = Reason(code, party, pid, d, PointGeometry(lon, lat))
+            reasons.append(r)
+        out.append(tuple(reasons))
+    if next(rows, None) is not None:
+        raise _refuse("damaged snapshot: more reason rows than the clearances list")
+    return out
+
+
 def _restore(
-    o: dict[str, Any], presence_text: dict[str, Any], arrays: dict[str, np.ndarray]
+    o: dict[str, Any],
+    presence_text: dict[str, Any],
+    reason_text: dict[str, Any],
+    arrays: dict[str, np.ndarray],
 ) -> State:
     s = State()
     for pid, name, reg, aor, aor_json, stal, hb in o["parties"]:
@@ -969,8 +1060,10 @@ def _restore(
         )
     if s.layers:
         s.zones = compute_zones(s)
-    for cj in o["clearances"]:
-        c = ClearanceRec.from_json(cj)
+    reasons = _restore_reasons(o["clearances"], reason_text, arrays)
+    for cj, rs in zip(o["clearances"], reasons, strict=True):
+        c = ClearanceRec.from_json({**cj, "reasons": ()})
+        c.reasons = rs
         s.clearances[c.id] = c
         if c.is_open:
             s.open_clearances.insert(c.id, c.area, c.hazard_m)

@@ -12,6 +12,7 @@ invariant 7).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from accord.core.model import (
     CONFLICT_CODES,
     TRACK_MAX_UNCERTAINTY_M,
     UNIT_HORIZON_M,
+    PointGeometry,
     Reason,
     Verdict,
 )
@@ -236,10 +238,10 @@ def _overlaps(p: PresenceRec, ws: float, we: float) -> bool:
     return (vf is None or vf <= we) and (vu is None or vu >= ws)
 
 
-def _geometry(p: PresenceRec) -> dict[str, Any]:
+def _geometry(p: PresenceRec) -> Mapping[str, Any]:
     if p.area is not None:
         return dict(p.area_json) if isinstance(p.area_json, dict) else {"type": "Polygon"}
-    return {"type": "Point", "coordinates": [p.lon, p.lat]}
+    return PointGeometry(p.lon, p.lat)
 
 
 def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
