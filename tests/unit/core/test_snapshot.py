@@ -75,6 +75,15 @@ ops = st.one_of(
     st.tuples(st.just("remove"), st.sampled_from(PARTIES), st.integers(0, 5)),
     st.tuples(st.just("move"), st.sampled_from(PARTIES), st.integers(0, 5), locations),
     st.tuples(st.just("wait"), st.floats(1.0, 900.0)),
+    # a clearance over the presences: its reasons (points, areas, an asked party) go in the
+    # snapshot's reason columns or, for the others, as JSON
+    st.tuples(
+        st.just("request"),
+        st.sampled_from(PARTIES),
+        st.floats(-3000, 3000),
+        st.sampled_from([0.0, 2000.0, 6000.0]),
+        st.booleans(),
+    ),
 )
 
 
@@ -106,6 +115,12 @@ def _run(w: World, op: tuple[Any, ...]) -> None:
     if op[0] == "wait":
         w.advance(op[1])
         return
+    if op[0] == "request":
+        _, requester, east, hazard, ask = op
+        lon, lat = offset(LON0, LAT0, east, 0.0)
+        other = next(p for p in PARTIES if p != requester)
+        w.request(requester, lon, lat, 200.0, hazard, confirm=(other,) if ask else ())
+        return
     p = w.state.presences.get(presence_key(op[1], f"p{op[2]}"))
     if p is None:
         return
@@ -117,8 +132,11 @@ def _run(w: World, op: tuple[Any, ...]) -> None:
 
 
 def _exact(state: State) -> list[str]:
-    """Every presence field by field, with the JSON types (71 and 71.0 differ here)."""
-    return [json.dumps(state.presences[k].to_json()) for k in sorted(state.presences)]
+    """Every presence and clearance field by field, with the JSON types (71 and 71.0 differ
+    here)."""
+    return [json.dumps(state.presences[k].to_json()) for k in sorted(state.presences)] + [
+        json.dumps(state.clearances[k].to_json()) for k in sorted(state.clearances)
+    ]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
