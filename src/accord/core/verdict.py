@@ -245,13 +245,8 @@ def _geometry(p: PresenceRec) -> Mapping[str, Any]:
 
 
 def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
-    return Reason(
-        code=code,
-        party=p.owner,
-        presence=p.id,
-        distance_m=round(max(metres, 0.0), 1),
-        geometry=_geometry(p),
-    )
+    # positional: code, party, presence, distance_m, geometry (keywords cost a quarter more)
+    return Reason(code, p.owner, p.id, round(max(metres, 0.0), 1), _geometry(p))
 
 
 def aor_parties(sc: Scratch, c: ClearanceRec, known: bool) -> set[str]:
