@@ -5,7 +5,9 @@ shutdown does, closes, then times opening the store and restoring the state (sna
 log's tail, Merkle tree from the leaf hashes), ``--repeat`` times. Also times a restart with no
 snapshot (replaying every event), and the parts of a restart (store open, snapshot read,
 ``from_snapshot``, tail, tree). With ``--data DIR`` the loaded store is kept in DIR and reused
-by later runs (its snapshot is written again, so that it is in the current format).
+by later runs (its snapshot is written again, so that it is in the current format). While a
+snapshot is taken, another thread writes heartbeats: the longest wait shows how long the
+snapshot holds up writes.
 
     .venv/bin/python bench/bench_restart.py --n 100000
     .venv/bin/python bench/bench_restart.py --n 1000000 --data /tmp/restart-1m --repeat 3
@@ -22,11 +24,13 @@ import shutil
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from accord.core import (
     Disclosure,
+    Heartbeat,
     RegisterParty,
     UpsertPresence,
     UpsertPresences,
@@ -66,19 +70,43 @@ def load(data: Path, n: int) -> tuple[float, float]:
         )
         service.execute(UpsertPresences(party="p", items=items))
     elapsed = time.perf_counter() - t
-    t = time.perf_counter()
-    service.snapshot()
-    snapshot = time.perf_counter() - t
+    snapshot = timed_snapshot(service)
     service.close()
     return elapsed, snapshot
+
+
+def timed_snapshot(service: Service) -> float:
+    """Take a snapshot while another thread writes heartbeats (durable, one event each); print
+    how long the writes waited meanwhile. Returns the snapshot's time."""
+    done = threading.Event()
+    waits: list[float] = []
+
+    def write() -> None:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            service.execute(Heartbeat(party="p"))
+            waits.append(time.perf_counter() - t0)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.2)
+    t = time.perf_counter()
+    service.snapshot()
+    took = time.perf_counter() - t
+    done.set()
+    writer.join()
+    waits.sort()
+    print(
+        f"snapshot in {took:.2f} s; {len(waits)} heartbeats written meanwhile, the longest "
+        f"waited {waits[-1] * 1000:.0f} ms (median {statistics.median(waits) * 1000:.1f} ms)"
+    )
+    return took
 
 
 def resnapshot(data: Path) -> float:
     """Write the snapshot of a kept store again (in this version's format); its time."""
     service = Service(open_store("sqlite://", data))
-    t = time.perf_counter()
-    service.snapshot()
-    took = time.perf_counter() - t
+    took = timed_snapshot(service)
     service.close()
     return took
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -88,6 +90,45 @@ class Written:
     events: list[Event]
     durable: Future[None] | None
     size: int
+
+
+def _serialise_apart(state: State) -> Callable[[], bytes]:
+    """Start ``to_snapshot(state)`` in a forked child, a copy-on-write image of the state at this
+    instant, and return a call that waits for its bytes. Where there is no fork, serialise now.
+
+    The child runs no other thread and touches nothing shared: it serialises, writes the bytes
+    to a pipe and leaves with ``os._exit`` (no atexit handlers, no buffers of the parent's)."""
+    if not hasattr(os, "fork"):
+        data = to_snapshot(state)
+        return lambda: data
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(read_fd)
+            gc.disable()  # a collection would touch (and so copy) every page of the state
+            view = memoryview(to_snapshot(state))
+            while view:
+                view = view[os.write(write_fd, view) :]
+            code = 0
+        except BaseException:  # reported, then the child leaves
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+
+    def collect() -> bytes:
+        try:
+            with os.fdopen(read_fd, "rb") as pipe:
+                data = pipe.read()
+        finally:
+            _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise StorageError("the snapshot could not be serialised (the child failed)")
+        return data
+
+    return collect
 
 
 class Service:
@@ -357,10 +398,13 @@ class Service:
             return self.tree.consistency_proof(first, second)
 
     def snapshot(self) -> None:
-        """Snapshot the durable state (at shutdown, and every SNAPSHOT_EVERY events)."""
+        """Snapshot the durable state (at shutdown, and every SNAPSHOT_EVERY events). The writer
+        lock is held only to fork a child that serialises the state as of that instant (with
+        10^6 presences serialising takes tens of seconds, which would stall every write)."""
         with self._lock:
             upto = self.tree.size
-            data = to_snapshot(self.state)
+            collect = _serialise_apart(self.state)
+        data = collect()
         if self.wait_for(upto - 1, timeout=30) < upto:
             raise StorageError("the log did not become durable in time for a snapshot")
         self.store.put_snapshot(Snapshot(upto_index=upto, data=data))

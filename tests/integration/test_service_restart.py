@@ -18,6 +18,7 @@ from accord.core import commands as cmd
 from accord.core.decide import evolve
 from accord.core.model import Disclosure
 from accord.core.state import State, fingerprint, to_snapshot
+from accord.errors import StorageError
 from accord.geo.location import parse_location
 from accord.geo.shapes import Disc
 from accord.service import Service
@@ -209,5 +210,41 @@ def test_r15_an_unusable_snapshot_is_refused_and_the_whole_log_replayed(
         assert "replaying the whole log" in caplog.text
         assert service.restored == size
         assert fingerprint(service.state) == fingerprint(reference)
+    finally:
+        service.close()
+
+
+def test_r15_a_snapshot_is_serialised_apart_as_of_the_instant_it_was_asked(tmp_path: Path) -> None:
+    """The state is serialised in a forked child (the writer lock is held only for the fork); the
+    snapshot stored is the very one the state gives in process, and writes go on after it."""
+    clock = Clock()
+    service = Service(open_store("sqlite://", tmp_path), clock)
+    try:
+        cid = _first_part(service, clock)
+        service.snapshot()
+        snap = service.store.latest_snapshot()
+        assert snap is not None
+        assert snap.upto_index == service.tree.size
+        assert snap.data == to_snapshot(service.state)
+        _tail(service, clock, cid)
+        assert service.store.latest_snapshot() == snap
+    finally:
+        service.close()
+
+
+def test_r15_a_snapshot_that_cannot_be_serialised_stores_nothing_and_says_so(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    clock = Clock()
+    service = Service(open_store("sqlite://", tmp_path), clock)
+    try:
+        _first_part(service, clock)
+        service.snapshot()
+        before = service.store.latest_snapshot()
+        service.state.probes["alpha"] = [float("nan")]  # JSON refuses NaN: the child fails
+        with pytest.raises(StorageError, match="snapshot could not be serialised"):
+            service.snapshot()
+        assert "Out of range float values are not JSON compliant" in capfd.readouterr().err
+        assert service.store.latest_snapshot() == before
     finally:
         service.close()
