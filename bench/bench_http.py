@@ -56,6 +56,7 @@ from tests.support.server import ServerProcess, register
 
 REGION = (70.0, 34.0, 72.0, 36.0)
 PHASES = ("healthz", "heartbeat", "positions", "clearance", "mix")
+FLOORS = ("raw", "starlette", "fastapi-lean", "fastapi")  # bench/floor_apps.py
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -331,11 +332,76 @@ class Result:
     rss_mib: float
 
 
+class FloorServer:
+    """A trivial app of ``floor_apps.py`` under uvicorn with the settings of ``accord serve``."""
+
+    def __init__(self, kind: str) -> None:
+        from tests.support.server import free_port
+
+        self.kind = kind
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> FloorServer:
+        script = Path(__file__).resolve().parent / "floor_apps.py"
+        self.proc = subprocess.Popen([sys.executable, str(script), self.kind, str(self.port)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"floor server {self.kind} exited")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"floor server {self.kind} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+def run_floors(kinds: list[str], args: argparse.Namespace) -> None:
+    """The healthz and heartbeat phases against each trivial app, with the same clients."""
+    rows = []
+    for kind in kinds:
+        floor = FloorServer(kind).start()
+        try:
+            for phase in ("healthz", "heartbeat"):
+                tokens = {"south": "floor", "north": "floor"}
+                r = run_phase(phase, floor, tokens, args, f"floor-{kind}-{phase}")
+                ok = sum(len(v) for k, v in r.lat.items() if k != "errors")
+                assert not r.errors, r.errors
+                rows.append((kind, phase, ok / r.wall, 1e6 * r.server_cpu * r.wall / max(1, ok), r))
+        finally:
+            floor.stop()
+    print("\n== floors: trivial apps under the same uvicorn settings, the same clients")
+    print(f"{'app':14} {'request':10} {'per s':>8} {'server CPU us':>14} {'server %':>9} load")
+    for kind, phase, rate, cpu, r in rows:
+        print(
+            f"{kind:14} {phase:10} {rate:8.0f} {cpu:14.0f} {100 * r.server_cpu:9.0f} "
+            f"{r.load[0]:.2f}"
+        )
+
+
 def run_phase(
-    phase: str, server: ServerProcess, tokens: dict[str, str], args: argparse.Namespace
+    phase: str,
+    server: ServerProcess | FloorServer,
+    tokens: dict[str, str],
+    args: argparse.Namespace,
+    label: str = "",
 ) -> Result:
+    """Run ``phase`` against ``server``; with ``--profile``, py-spy's output is ``label``.txt
+    (default: the phase's name)."""
+    label = label or phase
     assert server.proc is not None
     pid = server.proc.pid
+    logged = isinstance(server, ServerProcess)
     jobs = []
     owners = list(range(0, args.clients, 2)) if phase == "mix" else list(range(args.clients))
     for k in range(args.clients):
@@ -353,7 +419,7 @@ def run_phase(
     ]
     for p in procs:
         p.start()
-    size0 = tree_size(server.base_url)
+    size0 = tree_size(server.base_url) if logged else 0
     ready.wait()
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(pid)
@@ -365,7 +431,7 @@ def run_phase(
                 str(Path(sys.executable).parent / "py-spy"),
                 *("record", "-p", str(pid), "-d", str(max(1, int(args.seconds) - 1))),
                 *("-r", "200", "--nonblocking", "--gil", "-f", "raw"),
-                *("-o", str(Path(args.profile) / f"{phase}.txt")),
+                *("-o", str(Path(args.profile) / f"{label}.txt")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -378,7 +444,7 @@ def run_phase(
         p.join()
     if spy is not None:
         spy.wait()
-    size1 = tree_size(server.base_url)
+    size1 = tree_size(server.base_url) if logged else 0
     lat: dict[str, list[float]] = {}
     errors: list[str] = []
     client_cpu = 0.0
@@ -448,7 +514,17 @@ def main() -> int:
     ap.add_argument("--phases", default=",".join(PHASES), help=f"default {','.join(PHASES)}")
     ap.add_argument("--profile", metavar="DIR", help="record the server with py-spy per phase")
     ap.add_argument("--serve-args", default="", help="extra arguments for accord serve")
+    ap.add_argument(
+        "--floors",
+        default="",
+        help="after the phases, healthz and heartbeat against trivial apps served the same way: "
+        f"a comma-separated list of {','.join(FLOORS)}, or 'all'",
+    )
     args = ap.parse_args()
+    floors = list(FLOORS) if args.floors == "all" else [f for f in args.floors.split(",") if f]
+    for f in floors:
+        if f not in FLOORS:
+            ap.error(f"unknown floor {f!r}")
     phases = [p for p in args.phases.split(",") if p]
     for p in phases:
         if p not in PHASES:
@@ -457,6 +533,15 @@ def main() -> int:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     version = sys.version.split()[0]
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python {version}")
+    if phases:
+        run_accord(phases, args)
+    if floors:
+        run_floors(floors, args)
+    return 0
+
+
+def run_accord(phases: list[str], args: argparse.Namespace) -> None:
+    """Start ``accord serve``, load it, run ``phases`` one after the other."""
     with tempfile.TemporaryDirectory() as tmp:
         # a load test is not a probe: lift the per-party request budget (R14) for it
         server = ServerProcess(
@@ -497,7 +582,6 @@ def main() -> int:
                     peer = rate
         finally:
             server.stop()
-    return 0
 
 
 if __name__ == "__main__":
