@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +56,22 @@ def test_health_and_openapi(server: ServerProcess) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     for path in ["/v1/parties", "/v1/presences/{id}", "/v1/clearances", "/v1/log/head"]:
         assert path in spec["paths"]
+
+
+OPENAPI = Path(__file__).resolve().parent.parent / "assets" / "openapi.json"
+
+
+def test_openapi_document_is_unchanged(server: ServerProcess) -> None:
+    """The published schema is the contract's documentation: how the server runs an endpoint must
+    not change it. It is compared with tests/assets/openapi.json as a whole; after a deliberate
+    change of the API, write that file anew with ACCORD_WRITE_OPENAPI=1."""
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    if os.environ.get("ACCORD_WRITE_OPENAPI") == "1":
+        OPENAPI.write_text(json.dumps(spec, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    expected = json.loads(OPENAPI.read_text())
+    for path in sorted(set(spec["paths"]) | set(expected["paths"])):
+        assert spec["paths"].get(path) == expected["paths"].get(path), path
+    assert spec == expected
 
 
 def test_parties_tokens_and_roles(server: ServerProcess) -> None:
