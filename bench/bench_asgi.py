@@ -217,8 +217,8 @@ def main() -> int:
             token = json.loads(text)["token"]
             await load(d, token, args.presences, args.units)
             print(
-                f"{'request':10} {'CPU us/request':>15} {'rounds':>30} {'wall/s':>8} "
-                f"{'GC us/request':>14}"
+                f"{'request':10} {'CPU us/request: median':>23} {'min':>6} {'wall/s':>8} "
+                f"{'GC us/request':>14}  rounds"
             )
             gc_time = GCTime()
             for kind in kinds:
@@ -245,8 +245,8 @@ def main() -> int:
                     rates.append(n / wall)
                 shown = " ".join(f"{c:.0f}" for c in cpus)
                 print(
-                    f"{kind:10} {statistics.median(cpus):15.0f} {shown:>30} "
-                    f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f}",
+                    f"{kind:10} {statistics.median(cpus):23.0f} {min(cpus):6.0f} "
+                    f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f}  {shown}",
                     flush=True,
                 )
 
