@@ -208,6 +208,7 @@ def main() -> int:
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp, runtime(Path(tmp), policy=ProbePolicy(0, 0)) as rt:
         d = Driver(rt.app)
+        committer = rt.service._committer  # its counters: records per durable batch
 
         async def session() -> None:
             status, text = await d.call(
@@ -218,7 +219,7 @@ def main() -> int:
             await load(d, token, args.presences, args.units)
             print(
                 f"{'request':10} {'CPU us/request: median':>23} {'min':>6} {'wall/s':>8} "
-                f"{'GC us/request':>14}  rounds"
+                f"{'GC us/request':>14} {'records/fsync':>13}  rounds"
             )
             gc_time = GCTime()
             for kind in kinds:
@@ -226,6 +227,7 @@ def main() -> int:
                 cpus: list[float] = []
                 rates: list[float] = []
                 gcs: list[float] = []
+                batches: list[float] = []
                 for r in range(args.repeat):
                     reqs = bodies(kind, n, args.batch, args.units, seed=r)
                     prof = (
@@ -236,8 +238,13 @@ def main() -> int:
                     if prof is not None:
                         prof.enable()
                     gc0 = gc_time.seconds
+                    b0, r0 = committer.batches_committed, committer.records_committed
                     cpu, wall = await run(d, token, reqs, args.concurrency)
                     gcs.append(1e6 * (gc_time.seconds - gc0) / n)
+                    batches.append(
+                        (committer.records_committed - r0)
+                        / max(1, committer.batches_committed - b0)
+                    )
                     if prof is not None:
                         prof.disable()
                         prof.dump_stats(f"{args.profile}.{kind}")
@@ -246,7 +253,8 @@ def main() -> int:
                 shown = " ".join(f"{c:.0f}" for c in cpus)
                 print(
                     f"{kind:10} {statistics.median(cpus):23.0f} {min(cpus):6.0f} "
-                    f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f}  {shown}",
+                    f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f} "
+                    f"{statistics.median(batches):13.1f}  {shown}",
                     flush=True,
                 )
 
