@@ -69,8 +69,14 @@ def rss_kib(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (all its threads)."""
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process ``pid`` (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
 def point(rng: random.Random) -> dict[str, object]:
@@ -326,6 +332,7 @@ class Result:
     errors: list[str]
     events_per_s: float
     server_cpu: float  # in cores
+    server_sys: float  # the share of it in the kernel
     client_cpu: float
     machine_cpu: float
     load: tuple[float, float, float]
@@ -381,11 +388,14 @@ def run_floors(kinds: list[str], args: argparse.Namespace) -> None:
         finally:
             floor.stop()
     print("\n== floors: trivial apps under the same uvicorn settings, the same clients")
-    print(f"{'app':14} {'request':10} {'per s':>8} {'server CPU us':>14} {'server %':>9} load")
+    print(
+        f"{'app':14} {'request':10} {'per s':>8} {'server CPU us':>14} {'server %':>9} "
+        f"{'in kernel':>10} load"
+    )
     for kind, phase, rate, cpu, r in rows:
         print(
             f"{kind:14} {phase:10} {rate:8.0f} {cpu:14.0f} {100 * r.server_cpu:9.0f} "
-            f"{r.load[0]:.2f}"
+            f"{100 * r.server_sys:9.0f}% {r.load[0]:.2f}"
         )
 
 
@@ -423,6 +433,7 @@ def run_phase(
     ready.wait()
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(pid)
+    sys0 = cpu_split(pid)[1]
     busy0, total0 = machine_busy()
     spy = None
     if args.profile:  # py-spy: the thread holding the GIL, sampled without pausing the server
@@ -439,6 +450,7 @@ def run_phase(
     results = [queue.get(timeout=args.seconds + 120) for _ in procs]
     wall = time.perf_counter() - t0
     cpu1 = cpu_seconds(pid)
+    sys1 = cpu_split(pid)[1]
     busy1, total1 = machine_busy()
     for p in procs:
         p.join()
@@ -461,6 +473,7 @@ def run_phase(
         errors=errors,
         events_per_s=(size1 - size0) / wall,
         server_cpu=(cpu1 - cpu0) / wall,
+        server_sys=(sys1 - sys0) / max(1e-9, cpu1 - cpu0),
         client_cpu=client_cpu / wall,
         machine_cpu=cores * (busy1 - busy0) / max(1, total1 - total0),
         load=os.getloadavg(),
@@ -494,7 +507,8 @@ def report(r: Result, batch: int, peer: float | None, open_clearances: int) -> f
     per_request = 1e6 * r.server_cpu * r.wall / max(1, ok)
     print(
         f"durable log entries {r.events_per_s:.0f}/s; server CPU {per_request:.0f} us per request; "
-        f"CPU in % of one core: server {100 * r.server_cpu:.0f}, clients {100 * r.client_cpu:.0f}, "
+        f"CPU in % of one core: server {100 * r.server_cpu:.0f} ({100 * r.server_sys:.0f} % of it "
+        f"in the kernel), clients {100 * r.client_cpu:.0f}, "
         f"machine {100 * r.machine_cpu:.0f} of {100 * (os.cpu_count() or 1)}; "
         f"load {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}; server RSS {r.rss_mib:.0f} MiB"
     )
