@@ -8,6 +8,7 @@ import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -132,6 +133,22 @@ class _Pulse:
         return self._event
 
 
+class _Durability:
+    """Awaits the group commit on the event loop. The requests of one batch share its future:
+    it is carried over to the loop once (one wake-up, one loop future), and each request awaits
+    it through a shield of its own, so that a request given up does not cancel the others."""
+
+    def __init__(self) -> None:
+        self._batches: dict[Future[int], asyncio.Future[int]] = {}
+
+    async def wait(self, durable: Future[int]) -> None:
+        shared = self._batches.get(durable)
+        if shared is None:
+            shared = self._batches[durable] = asyncio.wrap_future(durable)
+            shared.add_done_callback(lambda _: self._batches.pop(durable, None))
+        await asyncio.shield(shared)
+
+
 def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> FastAPI:
     pulse = _Pulse()
     service.add_listener(pulse.fire)
@@ -187,6 +204,8 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     # thread. Endpoints that read the disk or parse large inputs are plain functions, which
     # FastAPI runs in its threadpool (they write with the blocking ``service.execute``).
 
+    durability = _Durability()
+
     async def execute(command: Command) -> list[dict[str, Any]]:
         """Run ``command``; its events once they are durable (invariant 4)."""
         written = service.submit(command)
@@ -194,7 +213,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
             return await to_thread.run_sync(service.execute, command)
         if written.durable is not None:
             with contextlib.suppress(Exception):  # finish raises it, as a StorageError
-                await asyncio.wrap_future(written.durable)
+                await durability.wait(written.durable)
         return service.finish(written)
 
     def read(fn: Callable[[State], T]) -> T:
