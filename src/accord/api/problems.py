@@ -158,6 +158,10 @@ def _too_deep(value: Any, depth: int = 1) -> bool:
     return False
 
 
+# what json.loads(text, parse_constant=..., object_pairs_hook=...) builds on every call
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+
+
 def strict_loads(body: bytes) -> Any:
     """Parse JSON refusing NaN/Infinity, duplicate keys and nesting deeper than MAX_DEPTH.
 
@@ -168,7 +172,7 @@ def strict_loads(body: bytes) -> Any:
     text = body.decode("utf-8", errors="strict") if body else ""
     deep = f"nested deeper than {MAX_DEPTH} levels"
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+        value = _DECODER.decode(text)
     except RecursionError as exc:
         raise json.JSONDecodeError(deep, text, 0) from exc
     except ValueError as exc:
