@@ -73,6 +73,20 @@ def cpu_seconds(pid: int) -> float:
     return user + system
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of process ``pid``: ``main`` (the event loop) and the others
+    by thread id (Python does not name its threads for the kernel)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = "main" if task.name == str(pid) else f"thread {task.name}"
+        out[name] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 def cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds of process ``pid`` (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -337,6 +351,7 @@ class Result:
     machine_cpu: float
     load: tuple[float, float, float]
     rss_mib: float
+    threads: dict[str, float] = field(default_factory=dict)  # CPU in cores, by thread name
 
 
 class FloorServer:
@@ -434,6 +449,7 @@ def run_phase(
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(pid)
     sys0 = cpu_split(pid)[1]
+    threads0 = thread_cpu(pid)
     busy0, total0 = machine_busy()
     spy = None
     if args.profile:  # py-spy: the thread holding the GIL, sampled without pausing the server
@@ -451,6 +467,7 @@ def run_phase(
     wall = time.perf_counter() - t0
     cpu1 = cpu_seconds(pid)
     sys1 = cpu_split(pid)[1]
+    threads1 = thread_cpu(pid)
     busy1, total1 = machine_busy()
     for p in procs:
         p.join()
@@ -474,6 +491,7 @@ def run_phase(
         events_per_s=(size1 - size0) / wall,
         server_cpu=(cpu1 - cpu0) / wall,
         server_sys=(sys1 - sys0) / max(1e-9, cpu1 - cpu0),
+        threads={k: (v - threads0.get(k, 0.0)) / wall for k, v in threads1.items()},
         client_cpu=client_cpu / wall,
         machine_cpu=cores * (busy1 - busy0) / max(1, total1 - total0),
         load=os.getloadavg(),
@@ -511,6 +529,10 @@ def report(r: Result, batch: int, peer: float | None, open_clearances: int) -> f
         f"in the kernel), clients {100 * r.client_cpu:.0f}, "
         f"machine {100 * r.machine_cpu:.0f} of {100 * (os.cpu_count() or 1)}; "
         f"load {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}; server RSS {r.rss_mib:.0f} MiB"
+    )
+    busy = sorted(((v, k) for k, v in r.threads.items() if v >= 0.005), reverse=True)
+    print(
+        "server threads, CPU in % of one core: " + ", ".join(f"{k} {100 * v:.0f}" for v, k in busy)
     )
     return ok / r.wall
 
