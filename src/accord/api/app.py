@@ -203,6 +203,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     # logged and applied there, and the answer waits for the group commit without holding a
     # thread. Endpoints that read the disk or parse large inputs are plain functions, which
     # FastAPI runs in its threadpool (they write with the blocking ``service.execute``).
+    # The busiest (BUSIEST) take the Request itself: ``party_of`` for the token, ``read_body``
+    # for the body, ``_json`` for the answer; Starlette runs them without FastAPI's handler
+    # (StrictJSONRoute), and ``documents.body`` keeps their OpenAPI entries as they were.
 
     durability = _Durability()
 

@@ -262,9 +262,8 @@ class StrictJSONRoute(APIRoute):
 
     The router tries its routes in turn, and a full match (the route path, the expression,
     FastAPI's look-up of an included router's context) costs 2-3 µs a route: about 100 µs for a
-    request to ``/healthz``, the last of this app's routes. A path that does not start with the
-    route's text before its first ``{parameter}`` cannot match the expression, so the answer is
-    the same.
+    request to the last of this app's routes. A path that does not start with the route's text
+    before its first ``{parameter}`` cannot match the expression, so the answer is the same.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -299,7 +298,10 @@ def _takes_the_request_only(endpoint: Callable[..., Any]) -> bool:
     to return a ``Response``: it reads its inputs itself (:func:`read_body`) and answers ready."""
     if not inspect.iscoroutinefunction(endpoint):
         return False
-    hints = typing.get_type_hints(endpoint)
+    try:
+        hints = typing.get_type_hints(endpoint)
+    except NameError:  # an annotation this module cannot resolve: not one of these
+        return False
     params = list(inspect.signature(endpoint).parameters)
     answer = hints.get("return")
     return (
