@@ -56,6 +56,7 @@ from tests.support.server import ServerProcess, register
 
 REGION = (70.0, 34.0, 72.0, 36.0)
 PHASES = ("healthz", "heartbeat", "positions", "clearance", "mix")
+FLOORS = ("raw", "starlette", "fastapi-lean", "fastapi")  # bench/floor_apps.py
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,8 +69,28 @@ def rss_kib(pid: int) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (all its threads)."""
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each thread of process ``pid``: ``main`` (the event loop) and the others
+    by thread id (Python does not name its threads for the kernel)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = "main" if task.name == str(pid) else f"thread {task.name}"
+        out[name] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of process ``pid`` (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
 def point(rng: random.Random) -> dict[str, object]:
@@ -325,17 +346,87 @@ class Result:
     errors: list[str]
     events_per_s: float
     server_cpu: float  # in cores
+    server_sys: float  # the share of it in the kernel
     client_cpu: float
     machine_cpu: float
     load: tuple[float, float, float]
     rss_mib: float
+    threads: dict[str, float] = field(default_factory=dict)  # CPU in cores, by thread name
+
+
+class FloorServer:
+    """A trivial app of ``floor_apps.py`` under uvicorn with the settings of ``accord serve``."""
+
+    def __init__(self, kind: str) -> None:
+        from tests.support.server import free_port
+
+        self.kind = kind
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> FloorServer:
+        script = Path(__file__).resolve().parent / "floor_apps.py"
+        self.proc = subprocess.Popen([sys.executable, str(script), self.kind, str(self.port)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"floor server {self.kind} exited")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"floor server {self.kind} did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=15)
+
+
+def run_floors(kinds: list[str], args: argparse.Namespace) -> None:
+    """The healthz and heartbeat phases against each trivial app, with the same clients."""
+    rows = []
+    for kind in kinds:
+        floor = FloorServer(kind).start()
+        try:
+            for phase in ("healthz", "heartbeat"):
+                tokens = {"south": "floor", "north": "floor"}
+                r = run_phase(phase, floor, tokens, args, f"floor-{kind}-{phase}")
+                ok = sum(len(v) for k, v in r.lat.items() if k != "errors")
+                assert not r.errors, r.errors
+                rows.append((kind, phase, ok / r.wall, 1e6 * r.server_cpu * r.wall / max(1, ok), r))
+        finally:
+            floor.stop()
+    print("\n== floors: trivial apps under the same uvicorn settings, the same clients")
+    print(
+        f"{'app':14} {'request':10} {'per s':>8} {'server CPU us':>14} {'server %':>9} "
+        f"{'in kernel':>10} load"
+    )
+    for kind, phase, rate, cpu, r in rows:
+        print(
+            f"{kind:14} {phase:10} {rate:8.0f} {cpu:14.0f} {100 * r.server_cpu:9.0f} "
+            f"{100 * r.server_sys:9.0f}% {r.load[0]:.2f}"
+        )
 
 
 def run_phase(
-    phase: str, server: ServerProcess, tokens: dict[str, str], args: argparse.Namespace
+    phase: str,
+    server: ServerProcess | FloorServer,
+    tokens: dict[str, str],
+    args: argparse.Namespace,
+    label: str = "",
 ) -> Result:
+    """Run ``phase`` against ``server``; with ``--profile``, py-spy's output is ``label``.txt
+    (default: the phase's name)."""
+    label = label or phase
     assert server.proc is not None
     pid = server.proc.pid
+    logged = isinstance(server, ServerProcess)
     jobs = []
     owners = list(range(0, args.clients, 2)) if phase == "mix" else list(range(args.clients))
     for k in range(args.clients):
@@ -353,10 +444,12 @@ def run_phase(
     ]
     for p in procs:
         p.start()
-    size0 = tree_size(server.base_url)
+    size0 = tree_size(server.base_url) if logged else 0
     ready.wait()
     t0 = time.perf_counter()
     cpu0 = cpu_seconds(pid)
+    sys0 = cpu_split(pid)[1]
+    threads0 = thread_cpu(pid)
     busy0, total0 = machine_busy()
     spy = None
     if args.profile:  # py-spy: the thread holding the GIL, sampled without pausing the server
@@ -365,7 +458,7 @@ def run_phase(
                 str(Path(sys.executable).parent / "py-spy"),
                 *("record", "-p", str(pid), "-d", str(max(1, int(args.seconds) - 1))),
                 *("-r", "200", "--nonblocking", "--gil", "-f", "raw"),
-                *("-o", str(Path(args.profile) / f"{phase}.txt")),
+                *("-o", str(Path(args.profile) / f"{label}.txt")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -373,12 +466,14 @@ def run_phase(
     results = [queue.get(timeout=args.seconds + 120) for _ in procs]
     wall = time.perf_counter() - t0
     cpu1 = cpu_seconds(pid)
+    sys1 = cpu_split(pid)[1]
+    threads1 = thread_cpu(pid)
     busy1, total1 = machine_busy()
     for p in procs:
         p.join()
     if spy is not None:
         spy.wait()
-    size1 = tree_size(server.base_url)
+    size1 = tree_size(server.base_url) if logged else 0
     lat: dict[str, list[float]] = {}
     errors: list[str] = []
     client_cpu = 0.0
@@ -395,6 +490,8 @@ def run_phase(
         errors=errors,
         events_per_s=(size1 - size0) / wall,
         server_cpu=(cpu1 - cpu0) / wall,
+        server_sys=(sys1 - sys0) / max(1e-9, cpu1 - cpu0),
+        threads={k: (v - threads0.get(k, 0.0)) / wall for k, v in threads1.items()},
         client_cpu=client_cpu / wall,
         machine_cpu=cores * (busy1 - busy0) / max(1, total1 - total0),
         load=os.getloadavg(),
@@ -428,9 +525,14 @@ def report(r: Result, batch: int, peer: float | None, open_clearances: int) -> f
     per_request = 1e6 * r.server_cpu * r.wall / max(1, ok)
     print(
         f"durable log entries {r.events_per_s:.0f}/s; server CPU {per_request:.0f} us per request; "
-        f"CPU in % of one core: server {100 * r.server_cpu:.0f}, clients {100 * r.client_cpu:.0f}, "
+        f"CPU in % of one core: server {100 * r.server_cpu:.0f} ({100 * r.server_sys:.0f} % of it "
+        f"in the kernel), clients {100 * r.client_cpu:.0f}, "
         f"machine {100 * r.machine_cpu:.0f} of {100 * (os.cpu_count() or 1)}; "
         f"load {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f}; server RSS {r.rss_mib:.0f} MiB"
+    )
+    busy = sorted(((v, k) for k, v in r.threads.items() if v >= 0.005), reverse=True)
+    print(
+        "server threads, CPU in % of one core: " + ", ".join(f"{k} {100 * v:.0f}" for v, k in busy)
     )
     return ok / r.wall
 
@@ -448,7 +550,17 @@ def main() -> int:
     ap.add_argument("--phases", default=",".join(PHASES), help=f"default {','.join(PHASES)}")
     ap.add_argument("--profile", metavar="DIR", help="record the server with py-spy per phase")
     ap.add_argument("--serve-args", default="", help="extra arguments for accord serve")
+    ap.add_argument(
+        "--floors",
+        default="",
+        help="after the phases, healthz and heartbeat against trivial apps served the same way: "
+        f"a comma-separated list of {','.join(FLOORS)}, or 'all'",
+    )
     args = ap.parse_args()
+    floors = list(FLOORS) if args.floors == "all" else [f for f in args.floors.split(",") if f]
+    for f in floors:
+        if f not in FLOORS:
+            ap.error(f"unknown floor {f!r}")
     phases = [p for p in args.phases.split(",") if p]
     for p in phases:
         if p not in PHASES:
@@ -457,6 +569,15 @@ def main() -> int:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     version = sys.version.split()[0]
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, Python {version}")
+    if phases:
+        run_accord(phases, args)
+    if floors:
+        run_floors(floors, args)
+    return 0
+
+
+def run_accord(phases: list[str], args: argparse.Namespace) -> None:
+    """Start ``accord serve``, load it, run ``phases`` one after the other."""
     with tempfile.TemporaryDirectory() as tmp:
         # a load test is not a probe: lift the per-party request budget (R14) for it
         server = ServerProcess(
@@ -497,7 +618,6 @@ def main() -> int:
                     peer = rate
         finally:
             server.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -22,6 +23,11 @@ __all__ = ["Runtime", "admin_token", "runtime"]
 
 ADMIN_TOKEN_FILE = "admin-token"
 TIMER_POLL_S = 0.2
+GC_THRESHOLDS = (100_000, 50, 20)
+"""The cyclic collector's thresholds while the service runs. A request of 500 position updates
+makes tens of thousands of objects that live until it is answered. At Python's (700, 10, 10),
+collections during the request found them alive and promoted them, and full collections then went
+over the whole state again and again: half the CPU of such a request (``bench/bench_asgi.py``)."""
 
 
 def admin_token(data_dir: Path) -> tuple[str, bool]:
@@ -79,6 +85,8 @@ def runtime(
         )
     store = open_store(store_url or "sqlite://", data_dir)
     service = Service(store, clock, policy)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
     auth = Auth(service, token)
     stop = threading.Event()
     timer = threading.Thread(
@@ -92,3 +100,4 @@ def runtime(
         timer.join(timeout=5)
         service.snapshot()
         service.close()
+        gc.set_threshold(*thresholds)

@@ -79,6 +79,17 @@ examples:
 
 _FORMATS = ("wgs84", "mgrs", "dms", "utm")
 
+UVICORN_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",  # what "auto" picks when installed (the server extra): named, so that a
+    "http": "httptools",  # missing one fails at start, not at half the speed (h11, asyncio)
+    "lifespan": "on",  # the app binds its event-stream wake-ups there
+    "log_level": "warning",
+    "access_log": False,
+}
+"""How ``accord serve`` runs uvicorn (``bench/floor_apps.py`` serves its floors the same way).
+Dropping the ``server`` and ``date`` headers or the proxy-header middleware was measured and
+made no difference beyond the noise (2026-12-02, ``bench_http.py --floors``): they stay."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Row:
@@ -253,8 +264,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     basemap = Path(args.basemap) if args.basemap else None
     with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
         print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
-        # uvloop and httptools (the server extra) are taken when installed; no access log
-        uvicorn.run(rt.app, host=args.host, port=args.port, log_level="warning", access_log=False)
+        uvicorn.run(rt.app, host=args.host, port=args.port, **UVICORN_OPTIONS)
     return 0
 
 

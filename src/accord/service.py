@@ -84,11 +84,12 @@ def system_clock() -> datetime:
 class Written:
     """Events decided, logged and applied, on their way to the disk (:meth:`Service.submit`).
 
-    ``durable`` completes once they are on disk (None: there was nothing to write); ``size`` is
-    the log size that makes durable. Pass it to :meth:`Service.finish` before answering."""
+    ``durable`` completes once they are on disk (None: there was nothing to write); the events
+    written in the same transaction share it. ``size`` is the log size that makes these events
+    durable. Pass it to :meth:`Service.finish` before answering."""
 
     events: list[Event]
-    durable: Future[None] | None
+    durable: Future[int] | None
     size: int
 
 
@@ -241,12 +242,14 @@ class Service:
         streams, and return its events. Raises StorageError if the store failed to write them."""
         if written.durable is not None:
             try:
-                written.durable.result()
+                size = written.durable.result()
             except BaseException as exc:
                 self._failed = exc
                 raise StorageError(f"the event store failed: {exc}") from exc
-            # batches are written in submission order: everything below ``size`` is durable
-            self._mark_durable(written.size)
+            # batches are written in submission order: everything below the end of this one is
+            # durable (the first of its callers to finish says so, and the event streams wake)
+            if size > self._durable:
+                self._mark_durable(size)
         return written.events
 
     def run_timers(self) -> list[Event]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +56,22 @@ def test_health_and_openapi(server: ServerProcess) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     for path in ["/v1/parties", "/v1/presences/{id}", "/v1/clearances", "/v1/log/head"]:
         assert path in spec["paths"]
+
+
+OPENAPI = Path(__file__).resolve().parent.parent / "assets" / "openapi.json"
+
+
+def test_openapi_document_is_unchanged(server: ServerProcess) -> None:
+    """The published schema is the contract's documentation: how the server runs an endpoint must
+    not change it. It is compared with tests/assets/openapi.json as a whole; after a deliberate
+    change of the API, write that file anew with ACCORD_WRITE_OPENAPI=1."""
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    if os.environ.get("ACCORD_WRITE_OPENAPI") == "1":
+        OPENAPI.write_text(json.dumps(spec, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    expected = json.loads(OPENAPI.read_text())
+    for path in sorted(set(spec["paths"]) | set(expected["paths"])):
+        assert spec["paths"].get(path) == expected["paths"].get(path), path
+    assert spec == expected
 
 
 def test_parties_tokens_and_roles(server: ServerProcess) -> None:
@@ -431,6 +449,12 @@ BAD_INPUTS = [
     ("unknown field", "PUT", "/v1/presences/x", {**site(POST_A), "colour": "red"}, "colour"),
     ("bad id", "PUT", "/v1/presences/Bad%20Id", site(POST_A), "id"),
     ("deep nesting", "POST", "/v1/positions", b"[" * 100 + b"]" * 100, "body"),
+    ("positions not a list", "POST", "/v1/positions", {"id": "u1"}, "body"),
+    ("position not an object", "POST", "/v1/positions", [1], "[0]"),
+    ("no clearance body", "POST", "/v1/clearances", None, "body"),
+    ("clearance body a list", "POST", "/v1/clearances", [disc(1, 1)], "body"),
+    ("heartbeat body a list", "POST", "/v1/heartbeat", [1], "body"),
+    ("duplicate key", "POST", "/v1/clearances", b'{"hazard_m": 1, "hazard_m": 2}', "body"),
     ("unknown confirm party", "POST", "/v1/clearances", disc(1, 1, confirm=["nobody"]), "confirm"),
     ("bad bbox", "GET", "/v1/presences?bbox=1,2,3", None, "bbox"),
 ]
@@ -456,6 +480,19 @@ def test_bad_input_is_a_problem_and_changes_nothing(
     assert field in json.dumps(err.get("errors", [])) + err["detail"], err
     after = httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"]
     assert after == before
+
+
+def test_a_body_not_sent_as_json_is_refused(server: ServerProcess) -> None:
+    c = register(server, "north")
+    before = httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"]
+    for path in ["/v1/clearances", "/v1/positions", "/v1/presences/x", "/v1/heartbeat"]:
+        method = "PUT" if path.startswith("/v1/presences") else "POST"
+        body = json.dumps(site(POST_A) if method == "PUT" else disc(1, 1)).encode()
+        r = c["north"].request(method, path, content=body, headers={"Content-Type": "text/plain"})
+        assert problem(r, 422)["errors"][0]["field"] == "body", r.text
+    assert c["north"].post("/v1/heartbeat").status_code == 200  # no body: none is needed
+    after = httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"]
+    assert after == before + 1
 
 
 def test_oversized_body_is_413(server: ServerProcess) -> None:

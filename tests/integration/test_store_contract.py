@@ -545,6 +545,20 @@ def test_a_failed_batch_fails_every_caller_in_it_and_writes_nothing(store: Event
     assert list(store.read()) == recs(0, 3)
 
 
+def test_requests_queued_together_share_one_transaction_and_its_future(store: EventStore) -> None:
+    gated = GatedStore(store)
+    with GroupCommitter(gated) as committer:  # type: ignore[arg-type]
+        first = committer.submit(recs(0, 1))
+        assert gated.entered.wait(10)
+        a = committer.submit(recs(1, 3))
+        b = committer.submit(recs(3, 4))
+        assert a is b and a is not first  # one completion wakes both callers
+        gated.gate.set()
+        assert first.result() == 1  # the index after the transaction: everything below is durable
+        assert a.result() == 4
+    assert gated.batches == [[0], [1, 2, 3]]
+
+
 def test_a_queued_request_cannot_be_cancelled_and_is_written(store: EventStore) -> None:
     gated = GatedStore(store)
     with GroupCommitter(gated) as committer:  # type: ignore[arg-type]

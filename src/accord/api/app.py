@@ -8,18 +8,23 @@ import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from anyio import to_thread
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.openapi.models import Schema
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from accord.api.basemap import MBTiles
-from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers
+from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers, read_body
 from accord.api.schemas import (
     AckIn,
     AlertIn,
@@ -53,6 +58,7 @@ ADMIN = "admin"
 MAX_BODY = 8 * 1024 * 1024
 MAX_BATCH = 10_000
 SSE_KEEPALIVE_S = 15.0
+BUSIEST = ("/healthz", "/v1/clearances", "/v1/positions", "/v1/heartbeat", "/v1/presences/{id}")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 T = TypeVar("T")
@@ -127,6 +133,22 @@ class _Pulse:
         return self._event
 
 
+class _Durability:
+    """Awaits the group commit on the event loop. The requests of one batch share its future:
+    it is carried over to the loop once (one wake-up, one loop future), and each request awaits
+    it through a shield of its own, so that a request given up does not cancel the others."""
+
+    def __init__(self) -> None:
+        self._batches: dict[Future[int], asyncio.Future[int]] = {}
+
+    async def wait(self, durable: Future[int]) -> None:
+        shared = self._batches.get(durable)
+        if shared is None:
+            shared = self._batches[durable] = asyncio.wrap_future(durable)
+            shared.add_done_callback(lambda _: self._batches.pop(durable, None))
+        await asyncio.shield(shared)
+
+
 def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> FastAPI:
     pulse = _Pulse()
     service.add_listener(pulse.fire)
@@ -146,6 +168,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     )
     app.router.route_class = StrictJSONRoute
     install_problem_handlers(app)
+    documents = _Documents()
+    fastapi_openapi = app.openapi
+    app.openapi = lambda: documents.complete(fastapi_openapi())  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     def bearer(authorization: str | None) -> str:
@@ -158,7 +183,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         return bearer(authorization)
 
     async def party(authorization: Annotated[str | None, Header()] = None) -> str:
-        who = bearer(authorization)
+        return acting(bearer(authorization))
+
+    def acting(who: str) -> str:
         if who == ADMIN:
             raise Forbidden("the admin token registers parties; act with a party's token")
         return who
@@ -168,10 +195,19 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
 
     Party = Annotated[str, Depends(party)]  # noqa: N806 (a type alias for the endpoints)
 
+    def party_of(request: Request) -> str:
+        """What ``who: Party`` gives, for the endpoints that take the Request itself."""
+        return acting(bearer(request.headers.get("authorization")))
+
     # Endpoints that work in memory are coroutines, run on the event loop: a write is decided,
     # logged and applied there, and the answer waits for the group commit without holding a
     # thread. Endpoints that read the disk or parse large inputs are plain functions, which
     # FastAPI runs in its threadpool (they write with the blocking ``service.execute``).
+    # The busiest (BUSIEST) take the Request itself: ``party_of`` for the token, ``read_body``
+    # for the body, ``_json`` for the answer; Starlette runs them without FastAPI's handler
+    # (StrictJSONRoute), and ``documents.body`` keeps their OpenAPI entries as they were.
+
+    durability = _Durability()
 
     async def execute(command: Command) -> list[dict[str, Any]]:
         """Run ``command``; its events once they are durable (invariant 4)."""
@@ -180,7 +216,7 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
             return await to_thread.run_sync(service.execute, command)
         if written.durable is not None:
             with contextlib.suppress(Exception):  # finish raises it, as a StorageError
-                await asyncio.wrap_future(written.durable)
+                await durability.wait(written.durable)
         return service.finish(written)
 
     def read(fn: Callable[[State], T]) -> T:
@@ -218,22 +254,35 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         events = await execute(body.command(who))
         return {"party": who, "max_staleness_s": body.max_staleness_s, "log_index": _last(events)}
 
-    @app.post("/v1/heartbeat", tags=["parties"])
-    async def heartbeat(
-        who: Party, body: Annotated[dict[str, Any] | None, Body()] = None
-    ) -> dict[str, Any]:
+    @app.post(
+        "/v1/heartbeat",
+        tags=["parties"],
+        response_model=dict[str, Any],
+        openapi_extra=documents.body(dict[str, Any] | None, required=False),
+    )
+    async def heartbeat(request: Request) -> Response:
+        who = party_of(request)
+        await read_body(request, _HEARTBEAT, None)
         events = await execute(cmd.Heartbeat(party=who))
-        return {"party": who, "time": events[-1]["time"], "log_index": _last(events)}
+        return _json({"party": who, "time": events[-1]["time"], "log_index": _last(events)})
 
     # -- presences -------------------------------------------------------------------------------
 
-    @app.put("/v1/presences/{id}", tags=["presences"])
-    async def put_presence(id: str, body: PresenceIn, who: Party) -> JSONResponse:
+    @app.put(
+        "/v1/presences/{id}",
+        tags=["presences"],
+        response_model=None,
+        openapi_extra=documents.body(PresenceIn, path="id"),
+    )
+    async def put_presence(request: Request) -> Response:
+        id = request.path_params["id"]
+        who = party_of(request)
+        body = await read_body(request, _PRESENCE)
         _check_id(id)
         events = await execute(body.command(who, id))
         view = read(lambda s: views.presence_view(s, id, who))
         created = any(e.get("version") == 1 for e in events if e["type"] == "presence_upserted")
-        return JSONResponse(view, status_code=201 if created else 200)
+        return _json(view, 201 if created else 200)
 
     @app.get("/v1/presences/{id}", tags=["presences"])
     async def get_presence(id: str, who: Party) -> dict[str, Any]:
@@ -255,16 +304,21 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         box = _bbox(bbox) if bbox else None
         return read(lambda s: views.presence_features(s, who, box))
 
-    @app.post("/v1/positions", tags=["presences"])
-    async def positions(
-        who: Party, body: Annotated[list[dict[str, Any]], Body()]
-    ) -> dict[str, Any]:
+    @app.post(
+        "/v1/positions",
+        tags=["presences"],
+        response_model=dict[str, Any],
+        openapi_extra=documents.body(list[dict[str, Any]]),
+    )
+    async def positions(request: Request) -> Response:
+        who = party_of(request)
+        body = await read_body(request, _OBJECTS)
         if len(body) > MAX_BATCH:
             raise PayloadTooLarge("body", f"at most {MAX_BATCH} positions per request")
         items = _validated(_POSITIONS, body, "")  # all at once: one call into pydantic
         updates = [item.update(f"[{i}]") for i, item in enumerate(items)]
         await execute(cmd.UpdatePositions(party=who, updates=tuple(updates)))
-        return {"accepted": len(updates)}
+        return _json({"accepted": len(updates)})
 
     # -- layers ----------------------------------------------------------------------------------
 
@@ -302,11 +356,19 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
 
     # -- clearances ------------------------------------------------------------------------------
 
-    @app.post("/v1/clearances", status_code=201, tags=["clearances"])
-    async def request_clearance(body: ClearanceIn, who: Party) -> dict[str, Any]:
+    @app.post(
+        "/v1/clearances",
+        status_code=201,
+        tags=["clearances"],
+        response_model=dict[str, Any],
+        openapi_extra=documents.body(ClearanceIn),
+    )
+    async def request_clearance(request: Request) -> Response:
+        who = party_of(request)
+        body = await read_body(request, _CLEARANCE)
         events = await execute(body.command(who))
         cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
-        return found(read(lambda s: views.clearance_view(s, cid, who)), "clearance")
+        return _json(found(read(lambda s: views.clearance_view(s, cid, who)), "clearance"), 201)
 
     @app.get("/v1/clearances/{id}", tags=["clearances"])
     async def get_clearance(id: str, who: Party) -> dict[str, Any]:
@@ -474,9 +536,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
             headers["Content-Encoding"] = "gzip"
         return Response(tile, media_type=basemap.media_type, headers=headers)
 
-    @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/healthz", tags=["health"], response_model=dict[str, str])
+    async def healthz(_: Request) -> Response:
+        return Response(_HEALTHY, media_type="application/json")
 
     # -- the console -----------------------------------------------------------------------------
 
@@ -487,6 +549,12 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         def console() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
 
+    # The router tries its routes in turn, FastAPI's own (the documentation pages) first: the
+    # busiest go before them all. No two paths overlap, and the routes of one path keep their
+    # order (a 405's Allow header is the first one's), so every request finds the same route.
+    # The OpenAPI document lists its paths in this order too: the same document, in another order.
+    rank = {path: i for i, path in enumerate(BUSIEST)}
+    app.router.routes.sort(key=lambda route: rank.get(getattr(route, "path", ""), len(rank)))
     return app
 
 
@@ -495,6 +563,78 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
 M = TypeVar("M")
 _POSITIONS = TypeAdapter(list[PositionIn])
 _PRESENCE = TypeAdapter(PresenceIn)
+_CLEARANCE = TypeAdapter(ClearanceIn)
+_HEARTBEAT = TypeAdapter(dict[str, Any] | None)
+_OBJECTS = TypeAdapter(list[dict[str, Any]])
+_HEALTHY = b'{"status":"ok"}'
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    """``value`` as a JSON answer, serialised once (by orjson)."""
+    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+# -- the OpenAPI document of the endpoints that take the Request ----------------------------------
+
+_AUTHORIZATION = {
+    "name": "authorization",
+    "in": "header",
+    "required": False,
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Authorization"},
+}
+_VALIDATION_ERROR = {
+    "description": "Validation Error",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+_REF = "#/components/schemas/{model}"
+
+
+class _Documents:
+    """The OpenAPI entries of the endpoints that take the Request and read their inputs
+    themselves: what FastAPI documents for the same endpoint declared with its path parameter,
+    ``who: Party`` and its body, so that the published document stays as it was."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, type[BaseModel]] = {}
+
+    def body(self, body: Any, *, required: bool = True, path: str = "") -> dict[str, Any]:
+        """For ``openapi_extra``: the string path parameter ``path``, the token header, a body
+        of type ``body`` (required, or with a default) and the validation error."""
+        parameters = [_AUTHORIZATION]
+        if path:
+            schema = {"type": "string", "title": path.title()}
+            parameters.insert(0, {"name": path, "in": "path", "required": True, "schema": schema})
+        if isinstance(body, type) and issubclass(body, BaseModel):  # a component, once
+            self._models[body.__name__] = body
+            body_schema: dict[str, Any] = {"$ref": _REF.format(model=body.__name__)}
+        else:
+            body_schema = {**TypeAdapter(body).json_schema(ref_template=_REF), "title": "Body"}
+        request_body: dict[str, Any] = {"content": {"application/json": {"schema": body_schema}}}
+        if required:
+            request_body["required"] = True
+        return {
+            "parameters": parameters,
+            "requestBody": request_body,
+            "responses": {"422": _VALIDATION_ERROR},
+        }
+
+    def complete(self, document: dict[str, Any]) -> dict[str, Any]:
+        """FastAPI's ``document``, with the body models FastAPI did not see among its
+        components (written as FastAPI writes its own: through its OpenAPI model, None left
+        out)."""
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        if all(name in components for name in self._models):
+            return document
+        models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+            (m, "validation") for m in self._models.values()
+        ]
+        _, top = models_json_schema(models, ref_template=_REF)
+        for name, definition in top.get("$defs", {}).items():
+            schema = Schema.model_validate(definition)
+            components.setdefault(name, jsonable_encoder(schema, exclude_none=True))
+        return document
 
 
 def _validated(adapter: TypeAdapter[M], obj: Any, field: str) -> M:

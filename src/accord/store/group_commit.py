@@ -1,11 +1,12 @@
 """Group commit: many threads append, one thread writes, one fsync per batch.
 
 Durable appends cost one fsync each; the fsync, not the insert, bounds the rate. A
-:class:`GroupCommitter` puts every request in one queue; its writer thread takes whatever has
-queued since its last write, appends it with a single :meth:`EventStore.append` (one
-transaction, one fsync), and then wakes the callers of that batch. Requests are written in the
-order they were submitted, so the service numbers its events and submits them under the same
-lock, then waits for durability outside it::
+:class:`GroupCommitter` puts every request in one queue, where the requests that arrive while
+its writer thread is busy join one batch (up to ``max_batch`` records); the writer appends each
+batch with a single :meth:`EventStore.append` (one transaction, one fsync), and then completes
+the one future the callers of that batch share. Requests are written in the order they were
+submitted, so the service numbers its events and submits them under the same lock, then waits
+for durability outside it::
 
     with service_lock:
         records = number_and_hash(events)      # indexes next_index, next_index + 1, ...
@@ -27,7 +28,18 @@ from accord.store.base import EventStore, LogRecord
 
 __all__ = ["GroupCommitter"]
 
-_Request = tuple[Sequence[LogRecord], "Future[None]"]
+
+class _Batch:
+    """The records of one transaction, and the future its callers share."""
+
+    __slots__ = ("done", "records")
+
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+        self.done: Future[int] = Future()
+        # running from the start: a queued request is written, so its future cannot be cancelled
+        # (an event loop that stops awaiting it, say, must not make the writer fail to complete it)
+        self.done.set_running_or_notify_cancel()
 
 
 class GroupCommitter:
@@ -44,7 +56,7 @@ class GroupCommitter:
         self._store = store
         self._max_batch = max_batch
         self._cond = threading.Condition()
-        self._pending: list[_Request] = []
+        self._pending: list[_Batch] = []  # the last one is still open to further requests
         self._closed = False
         self.batches_committed = 0
         """Transactions written so far (records_committed / batches_committed: mean batch size)."""
@@ -52,26 +64,28 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="accord-group-commit", daemon=True)
         self._thread.start()
 
-    def submit(self, records: Sequence[LogRecord]) -> Future[None]:
-        """Queue ``records`` for appending; the future completes once they are durable.
+    def submit(self, records: Sequence[LogRecord]) -> Future[int]:
+        """Queue ``records`` for appending; the future completes once they are durable, with the
+        index that follows the last record of their transaction (everything below it is durable).
 
-        Its ``result()`` raises :class:`~accord.errors.StorageError` if the batch failed; its
-        ``cancel()`` does nothing (the records are written all the same).
+        The requests queued for one transaction share its future: one completion wakes all their
+        callers. Its ``result()`` raises :class:`~accord.errors.StorageError` if the transaction
+        failed; its ``cancel()`` does nothing (the records are written all the same).
         """
-        done: Future[None] = Future()
-        # running from the start: a queued request is written, so its future cannot be cancelled
-        # (an event loop that stops awaiting it, say, must not make the writer fail to complete it)
-        done.set_running_or_notify_cancel()
         if not records:
-            done.set_result(None)
+            done = _Batch().done
+            done.set_result(-1)
             return done
-        request = (tuple(records), done)
         with self._cond:
             if self._closed:
                 raise StorageError("the group committer is closed; nothing was written")
-            self._pending.append(request)
+            batch = self._pending[-1] if self._pending else None
+            if batch is None or len(batch.records) + len(records) > self._max_batch:
+                batch = _Batch()
+                self._pending.append(batch)
+            batch.records.extend(records)
             self._cond.notify()
-        return done
+        return batch.done
 
     def append(self, records: Sequence[LogRecord]) -> None:
         """Append ``records`` and return once they are durable (raises StorageError if not)."""
@@ -98,28 +112,18 @@ class GroupCommitter:
                 if not self._pending:
                     return
                 queued, self._pending = self._pending, []
-            group: list[_Request] = []
-            size = 0
-            for request in queued:
-                if group and size + len(request[0]) > self._max_batch:
-                    self._commit(group)
-                    group, size = [], 0
-                group.append(request)
-                size += len(request[0])
-            self._commit(group)
+            for batch in queued:
+                self._commit(batch)
 
-    def _commit(self, group: list[_Request]) -> None:
-        records = [record for request in group for record in request[0]]
+    def _commit(self, batch: _Batch) -> None:
         try:
-            self._store.append(records)
+            self._store.append(batch.records)
         except Exception as exc:  # every failure reaches every caller; the thread lives on
             message = str(exc) if isinstance(exc, StorageError) else f"append failed: {exc!r}"
-            for _, done in group:
-                error = StorageError(message)
-                error.__cause__ = exc
-                done.set_exception(error)
+            error = StorageError(message)
+            error.__cause__ = exc
+            batch.done.set_exception(error)
         else:
             self.batches_committed += 1
-            self.records_committed += len(records)
-            for _, done in group:
-                done.set_result(None)
+            self.records_committed += len(batch.records)
+            batch.done.set_result(batch.records[-1].index + 1)
