@@ -316,7 +316,9 @@ def evaluate(
     if st.stale_buckets:
         stale = st.stale_units(t)
         if stale:
-            boxes = bounds(area, hz)
+            # hz + UNIT_HORIZON_M: a stale unit beyond its grown reach still bounds a clear
+            # verdict's valid_until (R10) when its disc arrives before the fastest unit's horizon
+            boxes = bounds(area, hz + UNIT_HORIZON_M)
             for key in stale:
                 p = presences.get(key)
                 if p is not None and _may_reach(boxes, p, p.unc + p.speed * max(0.0, t - p.fix)):
