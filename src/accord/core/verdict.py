@@ -23,6 +23,7 @@ from accord.core.model import (
     Reason,
     Verdict,
 )
+from accord.core.stale import GLOBE_M
 from accord.core.state import (
     AlertRec,
     ClearanceRec,
@@ -34,7 +35,7 @@ from accord.core.state import (
 from accord.errors import NotFound
 from accord.geo.distance import distance, point_distance, within
 from accord.geo.index import bounds
-from accord.geo.shapes import Disc
+from accord.geo.shapes import Disc, Shape
 
 __all__ = ["Evaluation", "Scratch", "evaluate", "verdict"]
 
@@ -308,21 +309,7 @@ def evaluate(
             reasons.append(_presence_reason("conflict", p, d.metres))
 
     # R1 + R6: units, their uncertainty grown by max speed x track age
-    ucands = (
-        st.units.query(area, hz + UNIT_HORIZON_M + TRACK_MAX_UNCERTAINTY_M)
-        if len(st.units)
-        else set()
-    )
-    if st.stale_buckets:
-        stale = st.stale_units(t)
-        if stale:
-            # hz + UNIT_HORIZON_M: a stale unit beyond its grown reach still bounds a clear
-            # verdict's valid_until (R10) when its disc arrives before the fastest unit's horizon
-            boxes = bounds(area, hz + UNIT_HORIZON_M)
-            for key in stale:
-                p = presences.get(key)
-                if p is not None and _may_reach(boxes, p, p.unc + p.speed * max(0.0, t - p.fix)):
-                    ucands.add(key)
+    ucands = _unit_candidates(st, area, hz, now, t)
     if over:
         ucands.difference_update(over)
         unit_boxes = bounds(area, hz + UNIT_HORIZON_M)
@@ -425,6 +412,48 @@ def evaluate(
     if reasons:
         return Evaluation("unresolved", tuple(reasons), None)
     return Evaluation("clear", (), min(flips))
+
+
+def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) -> set[str]:
+    """A superset of the state's units that may give a reason at ``t`` or bound a clear
+    verdict's valid_until (R1, R6, R10): those within ``hz`` + ``UNIT_HORIZON_M`` + their reach at
+    ``t``. The unit index finds those whose growth is at most TRACK_MAX_UNCERTAINTY_M, the stale
+    bands the others (:mod:`accord.core.stale`, which is brought to ``now`` first); a unit
+    further away arrives after the fastest unit's horizon."""
+    bands = st.stale_bands
+    presences = st.presences
+    bands.advance(now, presences)
+    d = hz + UNIT_HORIZON_M
+    # a verdict ahead of the bands (a window that starts later): any unit may have grown by up
+    # to the fastest speed x that lag more than the unit index and the bands allow for
+    ahead = 0.0
+    vmax = st.max_speed()
+    if t > bands.time and vmax > 0.0:
+        ahead = min((t - bands.time) * vmax, GLOBE_M)
+    boxes = None
+    if not len(st.units):
+        out: set[str] = set()
+    elif ahead:
+        boxes = bounds(area, d)
+        out = {
+            key
+            for key in st.units.query(area, min(d + TRACK_MAX_UNCERTAINTY_M + ahead, GLOBE_M))
+            if _may_reach(boxes, presences[key], _grown(presences[key], t))
+        }
+    else:
+        out = st.units.query(area, d + TRACK_MAX_UNCERTAINTY_M)
+    if len(bands):
+        if boxes is None:
+            boxes = bounds(area, d)
+        for key in bands.query(area, d + ahead):
+            if key not in out and _may_reach(boxes, p := presences[key], _grown(p, t)):
+                out.add(key)
+    return out
+
+
+def _grown(p: PresenceRec, t: float) -> float:
+    """A unit's reach at ``t``: the uncertainty of its last fix grown by its speed (R1)."""
+    return p.unc + p.speed * max(0.0, t - p.fix)
 
 
 _M_PER_DEG = 110_574.0  # the shortest degree of latitude (at the equator), metres
