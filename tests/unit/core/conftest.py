@@ -257,7 +257,7 @@ def derived(state: State) -> dict[str, Any]:
         "sites": _index(state.sites),
         "units": _index(state.units),
         "stale_bands": view,
-        "bands": [_index(b) for b in bands._bands],
+        "band_areas": {level: _index(b) for level, b in bands._areas.items()},
         "speed_counts": state.speed_counts,
         "max_speed": state.max_speed(),
     }

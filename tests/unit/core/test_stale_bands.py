@@ -21,10 +21,11 @@ from accord.core.model import (
     fmt_time,
     shape_to_json,
 )
-from accord.core.stale import CAP, StaleBands
+from accord.core.stale import CAP, StaleBands, _Grid
 from accord.core.state import ClearanceRec, State, from_snapshot, to_snapshot
 from accord.core.verdict import Scratch, _unit_candidates, evaluate
 from accord.geo.distance import distance, point_distance
+from accord.geo.index import bounds
 from accord.geo.shapes import Area, Disc, Shape
 
 from .conftest import derived
@@ -407,19 +408,73 @@ def test_r6_r10_a_banded_unit_is_looked_for_ahead_of_the_bands_too() -> None:
 
 
 @pytest.mark.parametrize("speed", [0.5, 30.0, 400.0])
-def test_r6_a_unit_climbs_one_level_per_doubling_of_its_growth(speed: float) -> None:
-    """The levels: on none while its growth is under 5 km, then one band per doubling, then
-    everywhere past 10,240 km; never down before its next fix."""
+def test_r6_a_unit_climbs_one_level_per_doubling_of_its_reach(speed: float) -> None:
+    """The levels: on none while its growth is under 5 km, then one per doubling of its reach
+    (10 km, 20 km, ...), then everywhere past 10,240 km; never down before its next fix."""
     b = StaleBands()
     s = _state(_upsert(1, 71.0, 34.9, 10.0, speed, T0))
     p = s.presences["bravo:u1"]
     b.track(p)
     seen = []
-    for cap in CAP:
+    for level, cap in enumerate(CAP):
         for f in (0.999, 1.0001):
-            b.advance(T0 + cap / speed * f, s.presences)
+            grown = cap * f if level == 0 else cap * f - p.unc
+            b.advance(T0 + grown / speed, s.presences)
             seen.append(b._level.get(p.key, 0))
     b.advance(T0, s.presences)
     assert seen == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12]
     assert b._level[p.key] == 12 and p.key in b.query(Disc(-109.0, -34.9, 0.0), 0.0)
     assert not math.isinf(b.time)
+
+
+# -- the grid of a band ----------------------------------------------------------------------------
+
+_edge_lons = st.sampled_from([-180.0, -179.99, 0.0, 179.99, 180.0])
+_edge_lats = st.sampled_from([-90.0, -89.99, 0.0, 89.99, 90.0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cell=st.sampled_from([0.03, 0.09, 0.7, 10.0]),
+    points=st.lists(
+        st.tuples(st.floats(-180.0, 180.0) | _edge_lons, st.floats(-90.0, 90.0) | _edge_lats),
+        max_size=40,
+    ),
+    query=st.tuples(st.floats(-180.0, 180.0) | _edge_lons, st.floats(-90.0, 90.0) | _edge_lats),
+    metres=st.sampled_from([0.0, 1_000.0, 30_000.0, 2_000_000.0]),
+    data=st.data(),
+)
+def test_r6_the_grid_of_a_band_returns_the_points_in_its_boxes(
+    cell: float,
+    points: list[tuple[float, float]],
+    query: tuple[float, float],
+    metres: float,
+    data: st.DataObject,
+) -> None:
+    """A band's grid of points returns exactly the points inside the boxes it is given, the boxes
+    of a disc (split at the antimeridian, all longitudes near a pole) or boxes whose edges are
+    points' own coordinates; and every point a geodesic puts within the disc."""
+    grid = _Grid(cell)
+    for i, (lon, lat) in enumerate(points):
+        grid.add(f"k{i}", lon, lat)
+    disc = bounds(Disc(query[0], query[1], 0.0), metres)
+    boxes = disc
+    if points and data.draw(st.booleans()):  # a box through points' coordinates
+        xs = sorted(data.draw(st.sampled_from(points))[0] for _ in range(2))
+        ys = sorted(data.draw(st.sampled_from(points))[1] for _ in range(2))
+        boxes = [(xs[0], ys[0], xs[1], ys[1])]
+    found: set[str] = set()
+    grid.query(boxes, found)
+
+    def inside(lon: float, lat: float) -> bool:
+        x = lon if lon < 180.0 else lon - 360.0  # kept in [-180, 180)
+        return any(w <= x <= e and s <= lat <= n for w, s, e, n in boxes)
+
+    assert found == {f"k{i}" for i, (lon, lat) in enumerate(points) if inside(lon, lat)}
+    if boxes is disc:
+        for i, (lon, lat) in enumerate(points):
+            if GEOD.inv(query[0], query[1], lon, lat)[2] <= metres:
+                assert f"k{i}" in found
+    for i in range(len(points)):
+        grid.remove(f"k{i}")
+    assert len(grid) == 0 and not grid._cells
