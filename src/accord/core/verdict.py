@@ -316,23 +316,32 @@ def evaluate(
         ucands.update(
             p.key for p in over.near(unit_boxes, True, t) if _may_reach(unit_boxes, p, _reach(p, t))
         )
-    # Units further than hz + TRACK_MAX_UNCERTAINTY_M only move a clear verdict's valid_until
-    # (R10). About a disc area, a fresh unit at a point outside the box of that reach (+1 m) is
-    # further than any fresh disc reaches (the distance's error is 1 µm), so it gives no reason:
-    # such units are judged last, and only if nothing has made the verdict not clear by then.
+    # Units further than hz + their reach only move a clear verdict's valid_until (R10). About
+    # a disc area, a fresh unit at a point outside the box of hz + TRACK_MAX_UNCERTAINTY_M (+1 m)
+    # is further than any fresh disc reaches, and a stale one whose point grown by its reach
+    # (+1 m) misses the box of hz is further than its disc reaches (the distance's error is
+    # 1 µm), so neither gives a reason: such units are judged last, and only if nothing has made
+    # the verdict not clear by then.
     near: list[PresenceRec] = []
     far: list[PresenceRec] = []
     reach_boxes = None
+    hz_boxes = None
     if ucands and type(area) is Disc:
         reach_boxes = bounds(area, hz + TRACK_MAX_UNCERTAINTY_M + 1.0)
     for key in ucands:
         p = over[key] if key in over else presences[key]
         if p is None or not p.is_unit or not _overlaps(p, ws, we):
             continue
-        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0) and t < p.stale_time():
-            far.append(p)
-        else:
-            near.append(p)
+        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0):
+            if t < p.stale_time():
+                far.append(p)
+                continue
+            if hz_boxes is None:
+                hz_boxes = bounds(area, hz)
+            if not _may_reach(hz_boxes, p, _grown(p, t) + 1.0):
+                far.append(p)
+                continue
+        near.append(p)
     for group in (near, far):
         if reasons and group is far:
             break
