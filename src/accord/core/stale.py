@@ -42,7 +42,8 @@ after the fastest unit's horizon, which bounds valid_until anyway.
 Cost: a verdict looks at the cells near it in each level in use (a few), so it pays for the units
 near it, not for every stale one. A unit changes level about log2(reach / 5 km) times between two
 fixes, a few dict operations each; the first verdict after many units went silent at once (or
-after a restore) pays for all of theirs at once (~0.2 s per 10^5 units here, docs/PERF-core.md).
+after a restore) pays for all of theirs at once (~1 s per 10^5 units on the bench machine,
+docs/PERF-core.md).
 
 Threads: :meth:`StaleBands.advance` changes the structure while a verdict reads the state. That is
 safe because nothing reads a State concurrently with anything else: ``Service`` holds its lock
