@@ -2,6 +2,8 @@
 
     PYTHONPATH=src .venv/bin/python bench/bench_core.py [--sizes 100000,1000000] [--requests 2000]
         [--units 100000] [--clearances 500] [--span 5.0] [--no-freeze]
+    PYTHONPATH=src .venv/bin/python bench/bench_core.py --stale 300,3600 [--units 100000]
+        [--stale-requests 200]
 
 1. verdict latency: one clearance request (a disc of 100-500 m, hazard 0-2 km) judged against N
    sites (points with 10-100 m uncertainty scattered uniformly over a 10 x 10 degree region around
@@ -11,6 +13,12 @@
    ``--span`` narrows the region (half its side, in degrees): ``--units 1000 --clearances 600
    --span 1`` is a busy cell, where most moves touch an open clearance. The request budget (R14)
    is lifted for the clearances, as ``serve --request-budget 0`` does: a benchmark is no probe.
+3. ``--stale AGES`` (instead of 1 and 2): the verdict latency of requests as in 1, against
+   ``--units`` units (30 m/s, 20 m, fixed at T0, scattered as the sites) judged AGES seconds later,
+   when no unit has reported for that long: every track is stale after 166 s (R6), and a unit's
+   grown disc is then 30 m/s x age across. The first verdict of each age is timed on its own (it
+   moves the stale units up their bands, accord.core.stale), and the number of unit reasons per
+   verdict is given (the output a verdict cannot avoid).
 
 Each figure is given as wall-clock time and as the CPU time of this thread (``time.thread_time``),
 which other processes on a shared machine inflate less. The state is built by ``evolve`` with the
@@ -170,6 +178,58 @@ def bench_verdict(n: int, requests: int, rng: random.Random) -> None:
     release()
 
 
+def bench_stale(n_units: int, ages: list[float], requests: int, rng: random.Random) -> None:
+    t = time.perf_counter()
+    s = build(0, n_units, rng)
+    built = time.perf_counter() - t
+    for age in ages:
+        now = T0.timestamp() + age
+        times: list[float] = []
+        cpu: list[float] = []
+        statuses: dict[str, int] = {}
+        reasons = 0
+        first = 0.0
+        collections = _collections()
+        for i in range(requests + 1):
+            lon = LON0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+            lat = LAT0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+            c = ClearanceRec(
+                id=f"s{i}",
+                requester="alpha",
+                area=Disc(lon, lat, rng.uniform(100, 500)),
+                area_json={},
+                radius_m=None,
+                width_m=None,
+                hazard_m=rng.uniform(0, 2000),
+                window_start=now,
+                window_end=now + 3600,
+                purpose="",
+                confirm=(),
+                requested=now,
+            )
+            c0 = time.thread_time_ns()
+            t0 = time.perf_counter_ns()
+            ev = evaluate(Scratch(s), c, now)
+            wall = (time.perf_counter_ns() - t0) / 1000
+            if i == 0:
+                first = wall
+                continue
+            times.append(wall)
+            cpu.append((time.thread_time_ns() - c0) / 1000)
+            statuses[ev.status] = statuses.get(ev.status, 0) + 1
+            reasons += len(ev.reasons)
+        print(
+            f"stale    units={n_units:,} age {age:6.0f} s  build {built:4.1f} s  "
+            f"first {first / 1000:7.1f} ms  p50 {statistics.median(times):8.1f} us  "
+            f"p90 {pct(times, 0.9):8.1f} us  p99 {pct(times, 0.99):8.1f} us  "
+            f"(CPU p50 {statistics.median(cpu):8.1f} p99 {pct(cpu, 0.99):8.1f} us)  "
+            f"reasons/verdict {reasons / requests:7.1f}  {statuses}  "
+            f"gc runs {_collections() - collections}"
+        )
+    del s
+    release()
+
+
 def bench_updates(
     n_units: int, n_clearances: int, batch: int, batches: int, rng: random.Random
 ) -> None:
@@ -239,12 +299,20 @@ def main() -> None:
     ap.add_argument("--clearances", type=int, default=500)
     ap.add_argument("--span", type=float, default=5.0, help="half the region's side, degrees")
     ap.add_argument("--no-freeze", action="store_true", help="leave the built state to the gc")
+    ap.add_argument(
+        "--stale", default="", help="only the stale-track verdicts at these ages (s): 300,3600"
+    )
+    ap.add_argument("--stale-requests", type=int, default=200)
     args = ap.parse_args()
     global FREEZE, SPAN  # noqa: PLW0603 - command-line switches
     FREEZE = not args.no_freeze
     SPAN = args.span
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  load average {os.getloadavg()}  freeze {FREEZE}")
     rng = random.Random(7)
+    if args.stale:
+        ages = [float(x) for x in args.stale.split(",")]
+        bench_stale(args.units, ages, args.stale_requests, rng)
+        return
     for n in (int(x) for x in args.sizes.split(",")):
         bench_verdict(n, args.requests, rng)
     for batch in (100, 1000):

@@ -8,9 +8,12 @@ leaves the state's :func:`fingerprint` unchanged and that replaying the events i
 ``State.empty()`` gives an equal fingerprint.
 
 Besides the facts carried by events, a State holds derived structures rebuilt from those facts:
-spatial indexes of sites, units and open clearances, buckets of units by the time their track goes
-stale, the AOR -> clearances map, the presence -> clearances map (presences named in reasons), the
-fastest unit speed, and a heap of clearances to re-check. They are not part of the fingerprint.
+spatial indexes of sites, units and open clearances, the units whose reach has outgrown the unit
+index's query (:class:`accord.core.stale.StaleBands`), the AOR -> clearances map, the presence ->
+clearances map (presences named in reasons), the fastest unit speed, and a heap of clearances to
+re-check. They are not part of the fingerprint. One of them changes on read: a verdict moves the
+stale bands on to its time (a cache; the module explains why no answer depends on it, and why
+that is safe under the service's lock).
 
 Presences live in per-party namespaces: the key of a presence is ``"<owner>:<id>"`` (``:`` is not
 allowed in ids), so one party's ids never collide with, nor reveal, another's.
@@ -42,6 +45,7 @@ from accord.core.model import (
     shape_from_json,
     shape_to_json,
 )
+from accord.core.stale import StaleBands
 from accord.errors import InvalidInput
 from accord.geo.discrepancy import BoundaryLayer, discrepancy_zones, parse_boundary_features
 from accord.geo.distance import within
@@ -66,7 +70,6 @@ __all__ = [
     "to_snapshot",
 ]
 
-STALE_BUCKET_S = 60.0
 #: The open-clearance index knows, from one lookup, that a unit is further than this from every
 #: open clearance (its halo): enough for a unit's reach, UNIT_HORIZON_M + its uncertainty, when
 #: that uncertainty is under 500 m (any other query takes the index's ordinary path).
@@ -461,8 +464,7 @@ class State:
         self.sites: SpatialIndex[str] = SpatialIndex()
         self.units: SpatialIndex[str] = SpatialIndex()
         self.open_clearances: SpatialIndex[str] = SpatialIndex(halo_m=OPEN_CLEARANCE_HALO_M)
-        self.stale_buckets: dict[int, set[str]] = {}
-        self.unit_bucket: dict[str, int] = {}
+        self.stale_bands = StaleBands()
         self.speed_counts: dict[float, int] = {}
         self.aor_clearances: dict[str, set[str]] = {}
         self.presence_clearances: dict[str, set[str]] = {}
@@ -490,23 +492,11 @@ class State:
                 self.units.move(p.key, Disc(p.lon, p.lat, 0.0), reach)
             else:
                 self.units.insert(p.key, p.area, reach)
-            self._bucket_unit(p)
+            self.stale_bands.track(p)
         elif p.area is None:
             self.sites.insert(p.key, Disc(p.lon, p.lat, 0.0), p.unc)
         else:
             self.sites.insert(p.key, p.area, p.unc)
-
-    def _bucket_unit(self, p: PresenceRec) -> None:
-        bucket = int(p.stale_time() // STALE_BUCKET_S)
-        old = self.unit_bucket.get(p.key)
-        if old != bucket:
-            if old is not None:
-                members = self.stale_buckets[old]
-                members.discard(p.key)
-                if not members:
-                    del self.stale_buckets[old]
-            self.stale_buckets.setdefault(bucket, set()).add(p.key)
-            self.unit_bucket[p.key] = bucket
 
     def index_presences(self, recs: list[PresenceRec]) -> None:
         """``index_presence`` and ``add_speed`` of each of ``recs``, for a state being built (a
@@ -529,8 +519,7 @@ class State:
                     np.array([p.uncertainty_m for p in points], dtype=np.float64)
                     + np.array([p.added_m for p in points], dtype=np.float64),  # p.unc
                 )
-        for p in units:
-            self._bucket_unit(p)
+        self.stale_bands.track_all(units)
         for p in recs:
             if p.kind == "unit":
                 self.add_speed(p)
@@ -552,12 +541,7 @@ class State:
     def unindex_presence(self, p: PresenceRec) -> None:
         self.sites.remove(p.key)
         self.units.remove(p.key)
-        old = self.unit_bucket.pop(p.key, None)
-        if old is not None:
-            members = self.stale_buckets[old]
-            members.discard(p.key)
-            if not members:
-                del self.stale_buckets[old]
+        self.stale_bands.untrack(p.key)
 
     def add_future(self, cid: str, window_start: float) -> None:
         self.future_clearances[cid] = window_start
@@ -579,15 +563,6 @@ class State:
                 del self.future_clearances[cid]
         if not self.future_clearances:
             self.future_latest = -math.inf
-
-    def stale_units(self, t: float) -> list[str]:
-        """Keys of units whose track is stale at ``t`` (a superset is filtered by the caller)."""
-        limit = int(t // STALE_BUCKET_S)
-        out: list[str] = []
-        for b, members in self.stale_buckets.items():
-            if b <= limit:
-                out.extend(members)
-        return out
 
     def set_reason_links(self, c: ClearanceRec, old: tuple[Reason, ...]) -> None:
         for r in old:

@@ -25,6 +25,7 @@ from accord.core.model import (
     Reason,
     Verdict,
 )
+from accord.core.stale import GLOBE_M
 from accord.core.state import (
     AlertRec,
     ClearanceRec,
@@ -36,7 +37,7 @@ from accord.core.state import (
 from accord.errors import NotFound
 from accord.geo.distance import distance, point_distance, within
 from accord.geo.index import bounds
-from accord.geo.shapes import Disc
+from accord.geo.shapes import Disc, Shape
 
 __all__ = ["Evaluation", "Scratch", "evaluate", "verdict"]
 
@@ -305,42 +306,39 @@ def evaluate(
             reasons.append(_presence_reason("conflict", p, d.metres))
 
     # R1 + R6: units, their uncertainty grown by max speed x track age
-    ucands = (
-        st.units.query(area, hz + UNIT_HORIZON_M + TRACK_MAX_UNCERTAINTY_M)
-        if len(st.units)
-        else set()
-    )
-    if st.stale_buckets:
-        stale = st.stale_units(t)
-        if stale:
-            boxes = bounds(area, hz)
-            for key in stale:
-                p = presences.get(key)
-                if p is not None and _may_reach(boxes, p, p.unc + p.speed * max(0.0, t - p.fix)):
-                    ucands.add(key)
+    ucands = _unit_candidates(st, area, hz, now, t)
     if over:
         ucands.difference_update(over)
         unit_boxes = bounds(area, hz + UNIT_HORIZON_M)
         ucands.update(
             p.key for p in over.near(unit_boxes, True, t) if _may_reach(unit_boxes, p, _reach(p, t))
         )
-    # Units further than hz + TRACK_MAX_UNCERTAINTY_M only move a clear verdict's valid_until
-    # (R10). About a disc area, a fresh unit at a point outside the box of that reach (+1 m) is
-    # further than any fresh disc reaches (the distance's error is 1 µm), so it gives no reason:
-    # such units are judged last, and only if nothing has made the verdict not clear by then.
+    # Units further than hz + their reach only move a clear verdict's valid_until (R10). About
+    # a disc area, a fresh unit at a point outside the box of hz + TRACK_MAX_UNCERTAINTY_M (+1 m)
+    # is further than any fresh disc reaches, and a stale one whose point grown by its reach
+    # (+1 m) misses the box of hz is further than its disc reaches (the distance's error is
+    # 1 µm), so neither gives a reason: such units are judged last, and only if nothing has made
+    # the verdict not clear by then.
     near: list[PresenceRec] = []
     far: list[PresenceRec] = []
     reach_boxes = None
+    hz_boxes = None
     if ucands and type(area) is Disc:
         reach_boxes = bounds(area, hz + TRACK_MAX_UNCERTAINTY_M + 1.0)
     for key in ucands:
         p = over[key] if key in over else presences[key]
         if p is None or not p.is_unit or not _overlaps(p, ws, we):
             continue
-        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0) and t < p.stale_time():
-            far.append(p)
-        else:
-            near.append(p)
+        if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0):
+            if t < p.stale_time():
+                far.append(p)
+                continue
+            if hz_boxes is None:
+                hz_boxes = bounds(area, hz)
+            if not _may_reach(hz_boxes, p, _grown(p, t) + 1.0):
+                far.append(p)
+                continue
+        near.append(p)
     for group in (near, far):
         if reasons and group is far:
             break
@@ -420,6 +418,48 @@ def evaluate(
     if reasons:
         return Evaluation("unresolved", tuple(reasons), None)
     return Evaluation("clear", (), min(flips))
+
+
+def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) -> set[str]:
+    """A superset of the state's units that may give a reason at ``t`` or bound a clear
+    verdict's valid_until (R1, R6, R10): those within ``hz`` + ``UNIT_HORIZON_M`` + their reach at
+    ``t``. The unit index finds those whose growth is at most TRACK_MAX_UNCERTAINTY_M, the stale
+    bands the others (:mod:`accord.core.stale`, which is brought to ``now`` first); a unit
+    further away arrives after the fastest unit's horizon."""
+    bands = st.stale_bands
+    presences = st.presences
+    bands.advance(now, presences)
+    d = hz + UNIT_HORIZON_M
+    # a verdict ahead of the bands (a window that starts later): any unit may have grown by up
+    # to the fastest speed x that lag more than the unit index and the bands allow for
+    ahead = 0.0
+    vmax = st.max_speed()
+    if t > bands.time and vmax > 0.0:
+        ahead = min((t - bands.time) * vmax, GLOBE_M)
+    boxes = None
+    if not len(st.units):
+        out: set[str] = set()
+    elif ahead:
+        boxes = bounds(area, d)
+        out = {
+            key
+            for key in st.units.query(area, min(d + TRACK_MAX_UNCERTAINTY_M + ahead, GLOBE_M))
+            if _may_reach(boxes, presences[key], _grown(presences[key], t))
+        }
+    else:
+        out = st.units.query(area, d + TRACK_MAX_UNCERTAINTY_M)
+    if len(bands):
+        if boxes is None:
+            boxes = bounds(area, d)
+        for key in bands.query(area, d + ahead):
+            if key not in out and _may_reach(boxes, p := presences[key], _grown(p, t)):
+                out.add(key)
+    return out
+
+
+def _grown(p: PresenceRec, t: float) -> float:
+    """A unit's reach at ``t``: the uncertainty of its last fix grown by its speed (R1)."""
+    return p.unc + p.speed * max(0.0, t - p.fix)
 
 
 _M_PER_DEG = 110_574.0  # the shortest degree of latitude (at the equator), metres

@@ -247,13 +247,24 @@ def _index(index: SpatialIndex[str]) -> tuple[Any, ...]:
 
 
 def derived(state: State) -> dict[str, Any]:
-    """The presences' derived structures (indexes, staleness buckets, speeds), to compare a state
-    rebuilt one way with one rebuilt another way."""
+    """The presences' derived structures (indexes, stale bands, speeds), to compare a state
+    rebuilt one way with one rebuilt another way. The stale bands' heap is read as what it
+    schedules (each unit's level and when it is due to leave it), after checking that it holds
+    the one valid entry of each unit, no later than that."""
+    bands = state.stale_bands
+    view = bands.view(state.presences)
+    entries = set(bands._heap)
+    for key, (_level, due) in view["levels"].items():
+        if due is None:
+            assert key not in bands._queued
+        else:
+            q = bands._queued[key]
+            assert (q, key) in entries and q <= due
     return {
         "sites": _index(state.sites),
         "units": _index(state.units),
-        "stale_buckets": state.stale_buckets,
-        "unit_bucket": state.unit_bucket,
+        "stale_bands": view,
+        "band_areas": {level: _index(b) for level, b in bands._areas.items()},
         "speed_counts": state.speed_counts,
         "max_speed": state.max_speed(),
     }

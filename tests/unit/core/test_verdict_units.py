@@ -113,3 +113,23 @@ def test_far_units_still_bound_a_clear_verdict() -> None:
     reach_at = p.fix + (d.metres - d.error_m - 500.0 - 150.0) / 30.0
     assert reach_at < w.now.timestamp() + UNIT_HORIZON_M / 30.0
     assert c.valid_until == reach_at
+
+
+def test_r6_r10_a_stale_unit_beyond_its_grown_reach_bounds_valid_until() -> None:
+    """A stale unit (R6) whose grown disc (30 km) stops 2 km short of the hazard area arrives in
+    67 s, before the fastest unit's horizon (167 s): that arrival is the valid_until (R10)."""
+    w = World()
+    for pid in ("alpha", "bravo"):
+        w.party(pid)
+    lon, lat, _ = GEOD.fwd(LON0, LAT0, 0.0, 100.0 + 500.0 + 10.0 + 30_000.0 + 2_000.0)
+    w.unit("bravo", "u", float(lon), float(lat), 10.0, 30.0)
+    w.now += timedelta(seconds=1_000)
+    w.request("alpha", LON0, LAT0, 100.0, 500.0, cid="c1")
+    c = w.state.clearances["c1"]
+    now = w.now.timestamp()
+    ev = evaluate(Scratch(w.state), c, now)
+    reasons, until = scan(w, "c1", now)
+    assert ev.status == "clear" and not reasons
+    assert until < now + 70.0
+    assert ev.valid_until == until
+    assert c.valid_until is not None and until - 1e-6 <= c.valid_until <= until  # as logged
