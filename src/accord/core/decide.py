@@ -982,7 +982,9 @@ def _e_positions(s: State, e: Mapping[str, Any]) -> None:
         p.input = item[6]
         if len(item) > 7:
             tr = item[7]
-            p.transformation = {k: tr[k] for k in ("description", "accuracy_m", "ballpark")}
+            p.transformation = share_transformation(
+                {k: tr[k] for k in ("description", "accuracy_m", "ballpark")}
+            )
             p.datum_warning = tr.get("datum_warning")
         s.index_presence(p)
 

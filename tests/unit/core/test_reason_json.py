@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accord.core.model import Reason
@@ -34,6 +34,7 @@ def as_floats(obj: Any) -> Any:
     return obj
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # recursive JSON is slow to draw
 @given(geometries)
 def test_r15_a_reason_read_back_has_its_geometry_with_float_numbers(geometry: Any) -> None:
     r = Reason.from_json({"code": "conflict", "party": "p", "presence": "x", "geometry": geometry})
