@@ -136,6 +136,49 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+def random_clearance(cid: str, now: float, rng: random.Random) -> ClearanceRec:
+    """A request judged as it is (not through decide): a disc of 100-500 m, hazard 0-2 km, in the
+    region (0.1 degree inside its edge), its window starting now for an hour."""
+    lon = LON0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+    lat = LAT0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
+    return ClearanceRec(
+        id=cid,
+        requester="alpha",
+        area=Disc(lon, lat, rng.uniform(100, 500)),
+        area_json={},
+        radius_m=None,
+        width_m=None,
+        hazard_m=rng.uniform(0, 2000),
+        window_start=now,
+        window_end=now + 3600,
+        purpose="",
+        confirm=(),
+        requested=now,
+    )
+
+
+def request_command(
+    i: int, now: datetime, hazard_m: float, rng: random.Random
+) -> cmd.RequestClearance:
+    """Clearance request ``c{i}`` of one of ten requesters: a 300 m disc anywhere in the region,
+    for six hours from ``now``."""
+    lon = LON0 + rng.uniform(-SPAN, SPAN)
+    lat = LAT0 + rng.uniform(-SPAN, SPAN)
+    return cmd.RequestClearance(
+        f"r{i % 10}",
+        f"c{i}",
+        Disc(lon, lat, 300),
+        {},
+        300,
+        None,
+        hazard_m,
+        now,
+        now + timedelta(hours=6),
+        "",
+        (),
+    )
+
+
 def bench_verdict(n: int, requests: int, rng: random.Random) -> None:
     t = time.perf_counter()
     s = build(n, 0, rng)
@@ -146,22 +189,7 @@ def bench_verdict(n: int, requests: int, rng: random.Random) -> None:
     statuses: dict[str, int] = {}
     collections = _collections()
     for i in range(requests):
-        lon = LON0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
-        lat = LAT0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
-        c = ClearanceRec(
-            id=f"b{i}",
-            requester="alpha",
-            area=Disc(lon, lat, rng.uniform(100, 500)),
-            area_json={},
-            radius_m=None,
-            width_m=None,
-            hazard_m=rng.uniform(0, 2000),
-            window_start=now,
-            window_end=now + 3600,
-            purpose="",
-            confirm=(),
-            requested=now,
-        )
+        c = random_clearance(f"b{i}", now, rng)
         c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
         ev = evaluate(Scratch(s), c, now)
@@ -191,22 +219,7 @@ def bench_stale(n_units: int, ages: list[float], requests: int, rng: random.Rand
         first = 0.0
         collections = _collections()
         for i in range(requests + 1):
-            lon = LON0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
-            lat = LAT0 + rng.uniform(-SPAN + 0.1, SPAN - 0.1)
-            c = ClearanceRec(
-                id=f"s{i}",
-                requester="alpha",
-                area=Disc(lon, lat, rng.uniform(100, 500)),
-                area_json={},
-                radius_m=None,
-                width_m=None,
-                hazard_m=rng.uniform(0, 2000),
-                window_start=now,
-                window_end=now + 3600,
-                purpose="",
-                confirm=(),
-                requested=now,
-            )
+            c = random_clearance(f"s{i}", now, rng)
             c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             ev = evaluate(Scratch(s), c, now)
@@ -237,21 +250,7 @@ def bench_updates(
     s.policy = ProbePolicy(0, 0)
     now = T0
     for i in range(n_clearances):
-        lon = LON0 + rng.uniform(-SPAN, SPAN)
-        lat = LAT0 + rng.uniform(-SPAN, SPAN)
-        c = cmd.RequestClearance(
-            f"r{i % 10}",
-            f"c{i}",
-            Disc(lon, lat, 300),
-            {},
-            300,
-            None,
-            2000,
-            now,
-            now + timedelta(hours=6),
-            "",
-            (),
-        )
+        c = request_command(i, now, 2000, rng)
         for e in decide(s, c, now):
             evolve(s, e)
     pos = {f"u{i}": s.presences[f"charlie:u{i}"] for i in range(n_units)}

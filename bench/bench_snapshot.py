@@ -17,16 +17,13 @@ import os
 import random
 import statistics
 import time
-from datetime import timedelta
 
 from bench import bench_core
-from bench.bench_core import LAT0, LON0, T0, build
+from bench.bench_core import T0, build, request_command
 
-from accord.core import commands as cmd
 from accord.core.decide import decide, evolve
 from accord.core.model import ProbePolicy
 from accord.core.state import from_snapshot, to_snapshot
-from accord.geo.shapes import Disc
 
 
 def _load() -> str:
@@ -46,22 +43,7 @@ def main() -> None:
     state = build(args.n, 0, rng)
     state.policy = ProbePolicy(0, 0)
     for i in range(args.clearances):
-        lon = LON0 + rng.uniform(-args.span, args.span)
-        lat = LAT0 + rng.uniform(-args.span, args.span)
-        request = cmd.RequestClearance(
-            f"r{i % 10}",
-            f"c{i}",
-            Disc(lon, lat, 300),
-            {},
-            300,
-            None,
-            1000,
-            T0,
-            T0 + timedelta(hours=6),
-            "",
-            (),
-        )
-        for e in decide(state, request, T0):
+        for e in decide(state, request_command(i, T0, 1000, rng), T0):
             evolve(state, e)
     reasons = sum(len(c.reasons) for c in state.clearances.values())
     print(f"{args.n} sites, {args.clearances} clearances, {reasons} reasons")

@@ -236,6 +236,13 @@ class Runner:
     def xy(self, x: int, y: int, jitter: float) -> tuple[float, float]:
         return offset(LON0, LAT0, x + jitter, y + 0.7 * jitter)
 
+    def live_unit(self, i: int) -> SPresence | None:
+        """The ``i``-th (modulo) unit not removed, in creation order; None if there is none."""
+        units = [
+            k for k in self.ids if self.sh.presences[k].unit and not self.sh.presences[k].removed
+        ]
+        return self.sh.presences[units[i % len(units)]] if units else None
+
     def step(self, op: tuple[Any, ...]) -> None:
         before = {cid: c.basis for cid, c in self.w.state.clearances.items()}
         events = self.apply(op)
@@ -263,14 +270,9 @@ class Runner:
             self.ids.append(f"{owner}:{pid}")
             return ev
         if kind == "move":
-            units = [
-                k
-                for k in self.ids
-                if self.sh.presences[k].unit and not self.sh.presences[k].removed
-            ]
-            if not units:
+            p = self.live_unit(op[1])
+            if p is None:
                 return None
-            p = self.sh.presences[units[op[1] % len(units)]]
             lon, lat = self.xy(op[2], op[3], 0.3456789 * n)
             fix = max(p.fix, self.now() - op[4])
             at = datetime.fromtimestamp(fix, UTC)
@@ -279,14 +281,9 @@ class Runner:
             p.history.append((lon, lat))
             return ev
         if kind == "respeed":
-            units = [
-                k
-                for k in self.ids
-                if self.sh.presences[k].unit and not self.sh.presences[k].removed
-            ]
-            if not units:
+            p = self.live_unit(op[1])
+            if p is None:
                 return None
-            p = self.sh.presences[units[op[1] % len(units)]]
             lvl = self.level_for(p.owner, int(p.id[1:]), "exact")
             ev = self.w.unit(p.owner, p.id, p.lon, p.lat, p.unc, op[2], disclosure=lvl)
             p.speed, p.fix = op[2], self.now()
