@@ -33,19 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
+from bench.bench_http import point
 
 from accord.bootstrap import runtime
 from accord.core.model import ProbePolicy
 
 KINDS = ("healthz", "heartbeat", "positions", "clearance")  # clearances stay open: last
-REGION = (70.0, 34.0, 72.0, 36.0)
 ADMIN = "bench-admin-token-0123456789"
-
-
-def point(rng: random.Random) -> dict[str, object]:
-    lon = rng.uniform(REGION[0], REGION[2])
-    lat = rng.uniform(REGION[1], REGION[3])
-    return {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
 
 
 def stamp(t: datetime) -> str:
