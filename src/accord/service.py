@@ -84,13 +84,12 @@ def system_clock() -> datetime:
 class Written:
     """Events decided, logged and applied, on their way to the disk (:meth:`Service.submit`).
 
-    ``durable`` completes once they are on disk (None: there was nothing to write); the events
-    written in the same transaction share it. ``size`` is the log size that makes these events
-    durable. Pass it to :meth:`Service.finish` before answering."""
+    ``durable`` completes once they are on disk (None: there was nothing to write), with the log
+    size after their transaction; the events written in the same transaction share it. Pass this
+    to :meth:`Service.finish` before answering."""
 
     events: list[Event]
     durable: Future[int] | None
-    size: int
 
 
 def _serialise_apart(state: State) -> Callable[[], bytes]:
@@ -325,7 +324,7 @@ class Service:
             self.state = evolve(self.state, event)
         self._since_snapshot += len(records)
         durable = self._committer.submit(records) if records else None
-        return Written(events, durable, self.tree.size)
+        return Written(events, durable)
 
     def _mark_durable(self, size: int) -> None:
         with self._changed:

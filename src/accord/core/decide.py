@@ -117,7 +117,7 @@ def _clearances_near(state: State, shape: Shape, d: float) -> set[str]:
 
 
 def _affected_by_presence(
-    state: State, p: PresenceRec | None, now: float, future: _Future | None = None
+    state: State, p: PresenceRec | None, now: float, future: _Future
 ) -> set[str]:
     """Open clearances whose verdict a presence at ``p``'s position may change (R11).
 
@@ -133,9 +133,8 @@ def _affected_by_presence(
     if p is None:
         return set()
     if p.is_unit:
-        fut = _future(state, now) if future is None else future
         out = _affected_by_unit(
-            state, p.key, p.shape(), unc=p.unc, speed=p.speed, fix=p.fix, now=now, future=fut
+            state, p.key, p.shape(), unc=p.unc, speed=p.speed, fix=p.fix, now=now, future=future
         )
         if p.speed > state.max_speed():
             clearances = state.clearances
