@@ -95,21 +95,21 @@ def to_epoch(t: datetime, field: str = "time") -> float:
     return t.timestamp()
 
 
-_last_second: list[tuple[int, str]] = [(-1, "")]
+@functools.lru_cache(maxsize=64)
+def _second_prefix(sec: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.`` of a whole second since the epoch (a command formats a few
+    seconds again and again: now, its window's ends, a valid_until)."""
+    t = time.gmtime(sec)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
+    )
 
 
 def fmt_time(ts: float) -> str:
     """RFC 3339 UTC with microseconds, rounded down (a valid_until never moves later)."""
     sec, us = divmod(math.floor(ts * 1_000_000 + 1e-3), 1_000_000)
-    cached_sec, prefix = _last_second[0]
-    if sec != cached_sec:
-        t = time.gmtime(sec)
-        prefix = (
-            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-            f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}."
-        )
-        _last_second[0] = (sec, prefix)
-    return f"{prefix}{us:06d}Z"
+    return f"{_second_prefix(sec)}{us:06d}Z"
 
 
 @functools.lru_cache(maxsize=1)

@@ -339,15 +339,25 @@ def evaluate(
                 far.append(p)
                 continue
         near.append(p)
+    # A unit (a point) whose disc grown by UNIT_HORIZON_M (+1 m) misses the box of hz is further
+    # than its disc reaches, and it arrives after the fastest unit's horizon below, so it cannot
+    # move valid_until either: it is skipped without a geodesic. Tested on the far units, and on
+    # all of them about an area that is not a disc (whose distances cost the most).
+    horizon_boxes = bounds(area, hz + UNIT_HORIZON_M) if near and reach_boxes is None else None
     for group in (near, far):
-        if reasons and group is far:
-            break
+        if group is far:
+            if reasons:
+                break
+            if far and horizon_boxes is None:
+                horizon_boxes = bounds(area, hz + UNIT_HORIZON_M)
         for p in group:
-            d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
-            lower = d.metres - d.error_m
             unc = p.unc
             s = p.speed
             grown = unc + s * max(0.0, t - p.fix)
+            if horizon_boxes is not None and not _may_reach(horizon_boxes, p, grown + 1.0):
+                continue
+            d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
+            lower = d.metres - d.error_m
             if t >= p.stale_time():
                 if lower <= hz + unc + _EPS_M:
                     reasons.append(_presence_reason("conflict", p, d.metres))
@@ -439,7 +449,9 @@ def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) ->
     boxes = None
     if not len(st.units):
         out: set[str] = set()
-    elif ahead:
+    elif ahead > TRACK_MAX_UNCERTAINTY_M:
+        # far ahead (a window hours later): the query reaches much further than most units
+        # grow, so each is tested by its own speed
         boxes = bounds(area, d)
         out = {
             key
@@ -447,7 +459,9 @@ def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) ->
             if _may_reach(boxes, presences[key], _grown(presences[key], t))
         }
     else:
-        out = st.units.query(area, d + TRACK_MAX_UNCERTAINTY_M)
+        # a unit found here but further than it can reach gives no reason, and its time to
+        # arrive is after the fastest unit's horizon: the verdict is the same without a filter
+        out = st.units.query(area, d + TRACK_MAX_UNCERTAINTY_M + ahead)
     if len(bands):
         if boxes is None:
             boxes = bounds(area, d)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
@@ -15,7 +16,7 @@ from accord.core.verdict import Scratch, evaluate
 from accord.geo.distance import point_distance
 from accord.geo.shapes import Disc
 
-from .conftest import LAT0, LON0, World
+from .conftest import LAT0, LON0, World, rect
 
 GEOD = Geod(ellps="WGS84")
 EPS_M = 1e-6
@@ -133,3 +134,60 @@ def test_r6_r10_a_stale_unit_beyond_its_grown_reach_bounds_valid_until() -> None
     assert until < now + 70.0
     assert ev.valid_until == until
     assert c.valid_until is not None and until - 1e-6 <= c.valid_until <= until  # as logged
+
+
+@pytest.mark.parametrize("square", [False, True])
+@pytest.mark.parametrize("start", [0.0, 60.0])
+@pytest.mark.parametrize("side", [-2.0, 2.0])
+def test_r10_a_unit_at_the_fastest_horizon_bounds_valid_until_exactly(
+    square: bool, start: float, side: float
+) -> None:
+    """A unit of the fastest speed 2 m inside (outside) the distance from which it arrives
+    before the fastest unit's horizon: its arrival is (is not) the valid_until. The verdict skips
+    units without a geodesic only beyond that distance; about a disc (far units) and a square
+    (every unit), judged now and for a window a minute ahead."""
+    w = World()
+    for pid in ("alpha", "bravo"):
+        w.party(pid)
+    speed, unc, hazard, radius = 5.0, 10.0, 300.0, 200.0
+    # judged at t = fix + start, the unit arrives at fix + edge / speed and the horizon is
+    # t + UNIT_HORIZON_M / speed: they meet at edge = UNIT_HORIZON_M + speed * start
+    edge = UNIT_HORIZON_M + speed * start + side
+    area = None
+    if square:  # a square of ~2 m around the centre: due north, 0.1 m from the 1 m disc
+        radius = 1.0
+        area = rect(LON0 - 1e-5, LAT0 - 1e-5, LON0 + 1e-5, LAT0 + 1e-5)
+    # due north: the box test is tightest there (a bearing between the axes has slack)
+    lon, lat, _ = GEOD.fwd(LON0, LAT0, 0.0, radius + hazard + unc + edge)
+    w.unit("bravo", "u", float(lon), float(lat), unc, speed)
+    w.request("alpha", LON0, LAT0, radius, hazard, cid="c1", start=start, area=area)
+    c = w.state.clearances["c1"]
+    t = w.now.timestamp() + start
+    ev = evaluate(Scratch(w.state), c, w.now.timestamp())
+    reasons, until = scan(w, "c1", t)
+    assert ev.status == "clear" and not reasons
+    horizon = t + UNIT_HORIZON_M / speed
+    assert (until < horizon) == (side < 0.0)
+    assert ev.valid_until == until
+    assert c.valid_until is not None and until - 1e-6 <= c.valid_until <= until  # as logged
+
+
+def test_r6_r10_a_window_ahead_finds_units_as_far_as_they_grow_by_then() -> None:
+    """A unit 4.9 km grown (not stale yet) and a window a minute ahead: by then its disc grows
+    by another 1.8 km, so a unit 11 km beyond the hazard area's edge arrives before the fastest
+    unit's horizon, and bounds valid_until, though the unit index alone (hazard +
+    UNIT_HORIZON_M + TRACK_MAX_UNCERTAINTY_M) would not find it."""
+    w = World()
+    for pid in ("alpha", "bravo"):
+        w.party(pid)
+    speed, unc, hazard, radius = 30.0, 10.0, 300.0, 200.0
+    lon, lat, _ = GEOD.fwd(LON0, LAT0, 0.0, radius + hazard + unc + 11_000.0)
+    w.unit("bravo", "u", float(lon), float(lat), unc, speed)
+    w.now += timedelta(seconds=163)  # grown 10 + 30 x 163 = 4,900 m
+    w.request("alpha", LON0, LAT0, radius, hazard, cid="c1", start=60.0)
+    c = w.state.clearances["c1"]
+    t = w.now.timestamp() + 60.0
+    reasons, until = scan(w, "c1", t)
+    assert c.status == "clear" and not reasons
+    assert until < t + UNIT_HORIZON_M / speed - 20.0
+    assert c.valid_until is not None and until - 1e-6 <= c.valid_until <= until
