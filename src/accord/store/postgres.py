@@ -92,6 +92,7 @@ _COUNT = "SELECT coalesce(max(idx) + 1, 0) FROM accord_log"  # a backward scan o
 
 _T = TypeVar("_T")
 Cursor = psycopg.Cursor[tuple[Any, ...]]
+_Row = tuple[int, str, bytes, bytes, bytes, int]
 
 
 def _text(value: object, what: str) -> str:
@@ -103,6 +104,30 @@ def _text(value: object, what: str) -> str:
     except UnicodeError as exc:
         raise StorageError(f"{what} is not valid Unicode; nothing was written") from exc
     return value
+
+
+def _rows(records: Sequence[LogRecord]) -> list[_Row]:
+    """The rows of ``records`` with their checksums; StorageError for a field of a wrong type."""
+    rows = []
+    for r in records:
+        if not (type(r.event) is bytes and type(r.salt) is bytes and type(r.leaf_hash) is bytes):
+            raise StorageError(
+                f"record {r.index}: event, salt and leaf_hash must be bytes; nothing was written"
+            )
+        if type(r.index) is not int:
+            raise StorageError(f"record index {r.index!r} is not an int; nothing was written")
+        time = _text(r.time, f"record {r.index}: time")
+        # an index outside bigint never continues the log: refused by _insert, under the lock
+        in_range = 0 <= r.index <= _MAX_INDEX
+        crc = record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash) if in_range else -1
+        rows.append((r.index, time, r.event, r.salt, r.leaf_hash, crc))
+    return rows
+
+
+def _count(cur: Cursor) -> int:
+    """The log's length, from the cursor's last statement (``_COUNT``)."""
+    found = cur.fetchone()
+    return int(found[0]) if found else 0
 
 
 def _describe(url: str) -> tuple[str, str]:
@@ -150,8 +175,6 @@ class PostgresStore:
         self._wlock = threading.Lock()  # the write connection
         self._rlock = threading.Lock()  # the read connection
         self._flock = threading.Lock()  # the listening connection
-        self._holder = threading.RLock()  # the thread of this process holding lock()
-        self._held = 0
         self._closed = False
         self._failed: StorageError | None = None
         self._wconn: psycopg.Connection[tuple[Any, ...]] | None = None
@@ -353,50 +376,82 @@ class PostgresStore:
     def append(self, records: Sequence[LogRecord]) -> None:
         if not records:
             return
-        rows = []
-        for r in records:
-            if not (
-                type(r.event) is bytes and type(r.salt) is bytes and type(r.leaf_hash) is bytes
-            ):
-                raise StorageError(
-                    f"record {r.index}: event, salt and leaf_hash must be bytes; "
-                    "nothing was written"
-                )
-            if type(r.index) is not int:
-                raise StorageError(f"record index {r.index!r} is not an int; nothing was written")
-            time = _text(r.time, f"record {r.index}: time")
-            # an index outside bigint never continues the log: refused below, under the lock
-            in_range = 0 <= r.index <= _MAX_INDEX
-            crc = (
-                record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash) if in_range else -1
-            )
-            rows.append((r.index, time, r.event, r.salt, r.leaf_hash, crc))
+        rows = _rows(records)
         first = rows[0][0]
 
         def insert(cur: Cursor) -> None:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
-            for k, row in enumerate(rows):
-                if row[0] != count + k:
-                    taken = (
-                        f"; the log already holds {count} records (another process appended first)"
-                        if k == 0 and row[0] < count
-                        else ""
-                    )
-                    raise StorageError(
-                        f"record {k} of the batch has index {row[0]}, expected {count + k}: "
-                        f"indexes must continue the log{taken}; nothing was written"
-                    )
-            cur.executemany(
-                "INSERT INTO accord_log (idx, time, event, salt, leaf_hash, crc) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                rows,
-            )
-            cur.execute("SELECT pg_notify(%s, %s)", (self.channel, str(count + len(rows))))
+            with cur.connection.pipeline():  # BEGIN, the lock and the count: one round trip
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
+                cur.execute(_COUNT)
+            self._insert(cur, rows, _count(cur))
 
         with self._wlock:
             self._write(f"append of records {first}..{first + len(rows) - 1}", insert)
+
+    def catch_up_and_append(
+        self, after: int, decide: Callable[[list[LogRecord]], Sequence[LogRecord]]
+    ) -> int:
+        """One writer's turn at the log: catch up, decide and append in one transaction, under
+        the log's lock, so that what is appended was decided on the whole log.
+
+        Takes the lock (other processes' writers wait meanwhile; this waits for them at most
+        ``lock_timeout_s``), reads the records from index ``after`` on (what the caller has not
+        seen yet; checked as every read is), and calls ``decide`` with them. ``decide`` returns
+        the records to append, which must continue the log; they are written, ``NOTIFY`` is sent
+        and the transaction committed. Returns the log's length after it: when this returns the
+        records are durable. Nothing is written if ``decide`` raises (its exception propagates)
+        or anything else fails (:class:`~accord.errors.StorageError`); a failed commit leaves
+        the outcome unknown, and the store then refuses writes until it is reopened. A log
+        shorter than ``after`` (acknowledged records were lost) is refused before ``decide``.
+        """
+        if after < 0:
+            raise InvalidInput("after", f"must be 0 or more, not {after}")
+
+        def turn(cur: Cursor) -> int:
+            with cur.connection.pipeline():  # BEGIN, the lock and the count: one round trip
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
+                cur.execute(_COUNT)
+            count = _count(cur)
+            if count < after:
+                raise StorageError(
+                    f"{self._name}: the log holds {count} records, fewer than the {after} "
+                    "this writer has seen: acknowledged records were lost; nothing was written"
+                )
+            behind: list[LogRecord] = []
+            if count > after:
+                cur.execute(
+                    f"{_SELECT_LOG} WHERE idx >= %s AND idx < %s ORDER BY idx", (after, count)
+                )
+                behind = list(self._checked(cur.fetchall(), after))
+                if len(behind) < count - after:
+                    raise StorageError(f"{self._name}: log record {after + len(behind)} is missing")
+            records = decide(behind)
+            if records:
+                self._insert(cur, _rows(records), count)
+            return count + len(records)
+
+        with self._wlock:
+            return self._write(f"the writer's turn after record {after}", turn)
+
+    def _insert(self, cur: Cursor, rows: list[_Row], count: int) -> None:
+        """Insert ``rows`` and notify the new length, if they continue a log of ``count``."""
+        for k, row in enumerate(rows):
+            if row[0] != count + k:
+                taken = (
+                    f"; the log already holds {count} records (another process appended first)"
+                    if k == 0 and row[0] < count
+                    else ""
+                )
+                raise StorageError(
+                    f"record {k} of the batch has index {row[0]}, expected {count + k}: "
+                    f"indexes must continue the log{taken}; nothing was written"
+                )
+        cur.executemany(
+            "INSERT INTO accord_log (idx, time, event, salt, leaf_hash, crc) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        cur.execute("SELECT pg_notify(%s, %s)", (self.channel, str(count + len(rows))))
 
     def put_head(self, head: StoredHead) -> None:
         size = head.tree_size
@@ -409,8 +464,7 @@ class PostgresStore:
 
         def put(cur: Cursor) -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._aux_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
+            count = _count(cur.execute(_COUNT))
             if not 0 <= size <= count:
                 raise StorageError(
                     f"tree head of size {size} refused: the log holds {count} records"
@@ -451,8 +505,7 @@ class PostgresStore:
 
         def put(cur: Cursor) -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._aux_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
+            count = _count(cur.execute(_COUNT))
             if not 0 <= upto <= count:
                 raise StorageError(f"snapshot up to {upto} refused: the log holds {count} records")
             latest = cur.execute("SELECT max(upto_index) FROM accord_snapshots").fetchone()
@@ -497,71 +550,6 @@ class PostgresStore:
             self._write(f"storing meta {key!r}", put)
 
     # -- several processes ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def lock(self, timeout: float = 30.0) -> Iterator[None]:
-        """Hold the log's writer lock across processes for the duration of the ``with`` block.
-
-        Other processes' :meth:`append` and :meth:`lock` wait until it is released; appends of
-        this process go on. Re-entrant within the thread holding it; other threads of this
-        process wait. Raises :class:`~accord.errors.StorageError` when the lock is not obtained
-        within ``timeout`` seconds. The lock belongs to the database session: if the connection
-        is lost it is released, and the index check of :meth:`append` still keeps the log in
-        one order.
-        """
-        if not (math.isfinite(timeout) and timeout >= 0):
-            raise InvalidInput("timeout", "must be a number of seconds, 0 or more")
-        if not self._holder.acquire(timeout=timeout):
-            raise StorageError(
-                f"{self._name}: another thread held the writer lock for more than {timeout} s"
-            )
-        try:
-            if self._held == 0:
-                self._acquire_session_lock(timeout)
-            self._held += 1
-            try:
-                yield
-            finally:
-                self._held -= 1
-                if self._held == 0:
-                    self._release_session_lock()
-        finally:
-            self._holder.release()
-
-    def _acquire_session_lock(self, timeout: float) -> None:
-        def take(cur: Cursor) -> None:
-            cur.execute(f"SET LOCAL lock_timeout = {max(1, round(timeout * 1000))}")
-            cur.execute("SELECT pg_advisory_lock(%s)", (self._log_key,))
-
-        with self._wlock:
-            try:
-                self._write("taking the writer lock", take)
-            except StorageError as exc:
-                if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-                    raise StorageError(
-                        f"{self._name}: another process held the writer lock for more than "
-                        f"{timeout} s"
-                    ) from exc
-                raise
-
-    def _release_session_lock(self) -> None:
-        with self._wlock:
-            conn = self._wconn
-            if self._closed or conn is None:
-                return  # closing the connection released it
-            if self._failed is None:
-                with contextlib.suppress(StorageError):
-                    self._write(
-                        "releasing the writer lock",
-                        lambda cur: cur.execute("SELECT pg_advisory_unlock(%s)", (self._log_key,)),
-                    )
-                    return
-            # The lock could not be released cleanly: end the session, which releases it.
-            if self._failed is None:
-                self._failed = StorageError(f"{self._name}: releasing the writer lock failed")
-            _log.warning("%s: closing the write connection to release the writer lock", self._name)
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
 
     def follow(self, after: int, timeout: float, *, limit: int = _FOLLOW_LIMIT) -> list[LogRecord]:
         """The records from index ``after`` on (at most ``limit``), waiting up to ``timeout``
@@ -662,15 +650,19 @@ class PostgresStore:
                 f"{_SELECT_LOG} WHERE idx >= %s AND idx < %s ORDER BY idx LIMIT %s",
                 (position, end, _READ_CHUNK),
             )
-            for row in rows:
-                if row[0] != position:
-                    raise StorageError(f"{self._name}: log record {position} is missing")
-                if not row_is_intact(row):
-                    raise StorageError(f"{self._name}: log record {position} is damaged")
-                yield LogRecord(row[0], row[1], row[2], row[3], row[4])
-                position += 1
+            yield from self._checked(rows, position)
             if len(rows) < _READ_CHUNK:
                 return
+            position += len(rows)
+
+    def _checked(self, rows: list[tuple[Any, ...]], start: int) -> Iterator[LogRecord]:
+        """The records of ``rows``, which must be intact and numbered ``start``, ``start + 1``..."""
+        for position, row in enumerate(rows, start):
+            if row[0] != position:
+                raise StorageError(f"{self._name}: log record {position} is missing")
+            if not row_is_intact(row):
+                raise StorageError(f"{self._name}: log record {position} is damaged")
+            yield LogRecord(row[0], row[1], row[2], row[3], row[4])
 
     def leaf_hashes(self) -> list[bytes]:
         """Every record's leaf hash, in index order, read in one statement (a consistent prefix)."""
