@@ -250,6 +250,24 @@ def test_follow_returns_records_another_process_appends(url: str) -> None:
         assert got == [records(2, 5)]
 
 
+def test_follow_skips_the_records_of_its_own_turns_and_returns_the_others(url: str) -> None:
+    with PostgresStore(url) as turner, PostgresStore(url) as other:
+        other.append(records(0, 1))
+        assert turner.catch_up_and_append(0, lambda behind: records(1, 3)) == 3
+        assert turner.follow(0, timeout=0.3) == []  # the turn's caller has 0..2 already
+        assert other.follow(0, timeout=0) == records(0, 3)
+        got: list[list[LogRecord]] = []
+        thread = threading.Thread(target=lambda: got.append(turner.follow(0, timeout=30)))
+        thread.start()
+        time.sleep(0.2)
+        turner.catch_up_and_append(3, lambda behind: records(3, 4))  # wakes nothing
+        time.sleep(0.2)
+        assert thread.is_alive()
+        other.append(records(4, 6))
+        thread.join(30)
+        assert got == [records(4, 6)]
+
+
 def test_follow_listens_again_after_losing_its_connection(url: str) -> None:
     with PostgresStore(url) as writer, PostgresStore(url) as follower:
         assert follower.follow(0, timeout=0) == []  # the listening connection is open

@@ -134,5 +134,6 @@ class SharedEventStore(EventStore, Protocol):
         ...
 
     def follow(self, after: int, timeout: float) -> list[LogRecord]:
-        """Records from index ``after`` on, waiting up to ``timeout`` s for some to appear."""
+        """Records from index ``after`` on, waiting up to ``timeout`` s for some to appear; those
+        of this object's own turns (``catch_up_and_append``) are skipped, the caller has them."""
         ...

@@ -9,12 +9,17 @@ Durability: every write is one transaction committed with ``synchronous_commit =
 :meth:`PostgresStore.append` returns, the server has flushed the records to its write-ahead log
 (and, with synchronous replication configured on the server, to a standby as well).
 
-One order for the log: :meth:`PostgresStore.append` takes a transaction-level advisory lock (one
-key per schema), reads the log's length and refuses a batch that does not continue it exactly, so
-two processes can never write the same index or leave a gap; the one that comes second gets a
-:class:`~accord.errors.StorageError` and writes nothing. A writer that must see the whole log
-before it decides holds :meth:`PostgresStore.lock` (the same key, at session level) while it
-catches up, decides and appends; other processes' appends wait meanwhile.
+One order for the log: every write of the log takes a transaction-level advisory lock (one key
+per schema), reads the log's length under it and refuses records that do not continue it exactly,
+so two processes can never write the same index or leave a gap; the one that comes second gets a
+:class:`~accord.errors.StorageError` and writes nothing. :meth:`PostgresStore.append` does just
+that. A writer that must see the whole log before it decides takes a turn,
+:meth:`PostgresStore.catch_up_and_append`: in one transaction under the same lock it reads the
+records it has not seen, decides, and appends; other processes' writers wait meanwhile (each
+connection's ``lock_timeout`` bounds the wait, set once when it connects). The lock is the
+transaction's, so a lost connection or a rollback releases it with everything the transaction
+did: there is no lock to lose while records are still being written. Starting a transaction,
+taking the lock and reading the length go to the server in one round trip (pipeline mode).
 
 Following: every append sends ``NOTIFY`` with the new length in the same transaction, so it is
 delivered exactly when the records become visible; :meth:`PostgresStore.follow` waits for it and
@@ -147,7 +152,7 @@ class PostgresStore:
     ``url`` is a libpq connection URL or DSN (``postgresql://user@host/db``,
     ``postgresql:///db?host=/run/postgresql``). ``verify`` says how much of the log is checked on
     open (``"full"`` or ``"tail"``, as for the SQLite store). Snapshots beyond the newest
-    ``keep_snapshots`` are pruned. ``lock_timeout_s`` bounds an append's wait for the log lock
+    ``keep_snapshots`` are pruned. ``lock_timeout_s`` bounds a write's wait for the log lock
     held by another process. Opening takes three connections at most (write, read, and the
     listening one of :meth:`follow`, opened on first use).
     """
@@ -176,6 +181,7 @@ class PostgresStore:
         self._rlock = threading.Lock()  # the read connection
         self._flock = threading.Lock()  # the listening connection
         self._closed = False
+        self._turned = 0  # the log's length after this object's last turn: its caller has those
         self._failed: StorageError | None = None
         self._wconn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._rconn: psycopg.Connection[tuple[Any, ...]] | None = None
@@ -380,10 +386,7 @@ class PostgresStore:
         first = rows[0][0]
 
         def insert(cur: Cursor) -> None:
-            with cur.connection.pipeline():  # BEGIN, the lock and the count: one round trip
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
-                cur.execute(_COUNT)
-            self._insert(cur, rows, _count(cur))
+            self._insert(cur, rows, self._lock_log(cur))
 
         with self._wlock:
             self._write(f"append of records {first}..{first + len(rows) - 1}", insert)
@@ -408,10 +411,7 @@ class PostgresStore:
             raise InvalidInput("after", f"must be 0 or more, not {after}")
 
         def turn(cur: Cursor) -> int:
-            with cur.connection.pipeline():  # BEGIN, the lock and the count: one round trip
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
-                cur.execute(_COUNT)
-            count = _count(cur)
+            count = self._lock_log(cur)
             if count < after:
                 raise StorageError(
                     f"{self._name}: the log holds {count} records, fewer than the {after} "
@@ -422,16 +422,24 @@ class PostgresStore:
                 cur.execute(
                     f"{_SELECT_LOG} WHERE idx >= %s AND idx < %s ORDER BY idx", (after, count)
                 )
-                behind = list(self._checked(cur.fetchall(), after))
-                if len(behind) < count - after:
-                    raise StorageError(f"{self._name}: log record {after + len(behind)} is missing")
+                behind = list(self._checked(cur.fetchall(), after))  # up to max(idx): no gap
             records = decide(behind)
             if records:
                 self._insert(cur, _rows(records), count)
             return count + len(records)
 
         with self._wlock:
-            return self._write(f"the writer's turn after record {after}", turn)
+            size = self._write(f"the writer's turn after record {after}", turn)
+            self._turned = max(self._turned, size)
+            return size
+
+    def _lock_log(self, cur: Cursor) -> int:
+        """Start the transaction, take the log's lock in it, and read the log's length: one
+        round trip (pipeline mode; the length is read after the lock is granted)."""
+        with cur.connection.pipeline():
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
+            cur.execute(_COUNT)
+        return _count(cur)
 
     def _insert(self, cur: Cursor, rows: list[_Row], count: int) -> None:
         """Insert ``rows`` and notify the new length, if they continue a log of ``count``."""
@@ -555,9 +563,11 @@ class PostgresStore:
         """The records from index ``after`` on (at most ``limit``), waiting up to ``timeout``
         seconds for some to be appended (by any process) when there are none yet.
 
-        ``after`` is the number of records the caller already has. Returns ``[]`` on timeout.
-        Waits on LISTEN/NOTIFY, and looks again at least every half second in case a
-        notification was lost with a connection.
+        ``after`` is the number of records the caller already has; the records of this store
+        object's turns (:meth:`catch_up_and_append`) are the caller's already, so following
+        starts at the end of the last turn if that is later, and a notification of a turn's own
+        commit wakes nothing. Returns ``[]`` on timeout. Waits on LISTEN/NOTIFY, and looks again
+        at least every half second in case a notification was lost with a connection.
         """
         if after < 0:
             raise InvalidInput("after", f"must be 0 or more, not {after}")
@@ -566,20 +576,25 @@ class PostgresStore:
         if limit < 1:
             raise InvalidInput("limit", "must be at least 1")
         deadline = time.monotonic() + timeout
+        look = True
         with self._flock:
             while True:
                 if self._closed:
                     raise StorageError(f"the {self._name} is closed")
                 listener = self._listener()  # listening before looking: no append falls between
-                found = list(self._read(after, after + limit))
+                start = max(after, self._turned)
+                found = list(self._read(start, start + limit)) if look else []
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return found
+                look = True
                 try:
-                    for _ in listener.notifies(
+                    for note in listener.notifies(
                         timeout=min(remaining, _FOLLOW_POLL_S), stop_after=1
                     ):
-                        pass
+                        # the new length; no more than the caller has: this object's own turn
+                        length = int(note.payload) if note.payload.isdigit() else math.inf
+                        look = length > max(after, self._turned)
                 except psycopg.Error as exc:
                     # the next turn listens on a new connection, then looks again
                     _log.warning("%s: listening for appends failed: %s", self._name, exc)
