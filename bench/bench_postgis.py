@@ -1,8 +1,8 @@
 """Accord against PostGIS alone, by N: durable clearance requests, verdicts, memory, restart.
 
     PYTHONPATH=src:. .venv/bin/python bench/bench_postgis.py [--max-n 1000000] [--seconds 4]
-        [--runs 3] [--agree 400] [--clients 1,2] [--pg URL] [--out docs/PERFORMANCE.md]
-        [--plot docs/img/bench-postgis.png]
+        [--runs 3] [--agree 400] [--clients 1,2] [--parts compare,store] [--pg URL]
+        [--out docs/PERFORMANCE.md] [--plot docs/img/bench-postgis.png]
 
 Without ``--pg`` a throwaway PostgreSQL 15 + PostGIS cluster is started (tests/integration/pg.py)
 and deleted afterwards. For N in 10^3, 10^4, ... up to ``--max-n``, N point presences are placed at
@@ -36,6 +36,9 @@ At each N the server over HTTP also gives: its RSS growth per presence while loa
 updates/s through ``POST /v1/positions`` (batches of 1,000 over 1,000 units, verdicts
 recomputed), and its restart time (stop, which snapshots, then start until /healthz answers);
 and durable appends/s of single records from 16 threads through a GroupCommitter on each store.
+
+The ``writes`` part (not run by default) measures only the durable requests of PostGIS and of
+Accord in process on both stores, and prints them: a quick comparison of write paths.
 
 The ``store`` part measures the PostgreSQL store alone: durable appends/s through a
 GroupCommitter, and how long a record takes to reach another store object's ``follow()``.
@@ -922,17 +925,7 @@ def compare_at(
         create_schema(url, schema)
         store = PostgresStore(with_schema(url, schema))
         targets.append(("accord_pg", Accord("Accord + PostgreSQL", store, ps)))
-    runs: dict[str, list[Run]] = {}
-    for _ in range(args.runs):
-        for key, target in targets:
-            for clients in args.clients:
-                runs.setdefault(f"{key}_{clients}", []).append(
-                    measure(target, load_qs, clients, args.seconds)
-                )
-    for key, target in targets:
-        for clients in args.clients:
-            run = row[f"{key}_{clients}"] = median_run(runs[f"{key}_{clients}"])
-            print(f"  {target.name}, {clients} client(s): {fmt_run(run)}", flush=True)
+    row.update(interleaved(targets, load_qs, args))
     row["positions_per_s"] = over_http.positions_rate(1000, 1000, args.seconds)
     row["restart_s"] = over_http.restart_s()
     row["appends_sqlite"] = append_rate(lambda: SQLiteStore(tmp / "appends.db"), 16, args.seconds)
@@ -949,6 +942,47 @@ def compare_at(
     return row
 
 
+def interleaved(
+    targets: Sequence[tuple[str, Target]], qs: Sequence[Query], args: argparse.Namespace
+) -> dict[str, Run]:
+    """Median runs of every target at every number of clients, keyed ``{target}_{clients}``;
+    the targets take turns run by run, so that a change in the machine's load hits all alike."""
+    runs: dict[str, list[Run]] = {}
+    for _ in range(args.runs):
+        for key, target in targets:
+            for clients in args.clients:
+                runs.setdefault(f"{key}_{clients}", []).append(
+                    measure(target, qs, clients, args.seconds)
+                )
+    out: dict[str, Run] = {}
+    for key, target in targets:
+        for clients in args.clients:
+            run = out[f"{key}_{clients}"] = median_run(runs[f"{key}_{clients}"])
+            print(f"  {target.name}, {clients} client(s): {fmt_run(run)}", flush=True)
+    return out
+
+
+def writes_at(url: str, tmp: Path, ps: Sequence[Presence], args: argparse.Namespace) -> None:
+    """The ``writes`` part: only the durable requests of PostGIS and of Accord in process on
+    both stores at one N, printed (a quick comparison of write paths; nothing else is
+    measured and no report is written)."""
+    n = len(ps)
+    print(f"N = {n:,} (writes)", flush=True)
+    create_schema(url, f"accord_{n}")
+    targets: list[tuple[str, Target]] = [
+        ("postgis", PostGIS(url, f"postgis_{n}", ps)),
+        ("accord_sqlite", Accord("Accord + SQLite", SQLiteStore(tmp / "accord.db"), ps)),
+        (
+            "accord_pg",
+            Accord("Accord + PostgreSQL", PostgresStore(with_schema(url, f"accord_{n}")), ps),
+        ),
+    ]
+    interleaved(targets, queries(random.Random(n), 5000), args)
+    for _, target in targets:
+        target.close()
+    gc.collect()
+
+
 def fmt_run(r: Run) -> str:
     return f"{r.rate:,.0f}/s ({r.p50_ms:.2f} / {r.p99_ms:.2f})"
 
@@ -960,7 +994,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--agree", type=int, default=400, help="random requests compared per N")
     ap.add_argument("--pg", help="a PostgreSQL server with PostGIS (default: a throwaway one)")
-    ap.add_argument("--parts", default="compare,store")
+    ap.add_argument(
+        "--parts",
+        default="compare,store",
+        help="compare, store, and writes (durable requests only: PostGIS and Accord in process)",
+    )
     ap.add_argument("--store-records", type=int, default=200_000)
     ap.add_argument(
         "--pg-store-max-n",
@@ -1007,6 +1045,10 @@ def main(argv: list[str] | None = None) -> int:
             failed |= bool(row["agreement_http"].outside)
             failed |= bool(row["oracle_postgis"])
             rows.append(row)
+
+        for n in sizes if "writes" in parts else ():
+            with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+                writes_at(url, Path(d), all_ps[:n], args)
 
         if "store" in parts:
             store_out = store_figures(url, args.seconds, args.runs, args.store_records)

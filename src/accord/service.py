@@ -9,9 +9,17 @@
    streams and return. A caller is answered only after its events are on disk (invariant 4).
 
 ``execute`` blocks its thread through step 2. An event loop does step 1 with ``submit``, awaits
-``Written.durable`` without holding a thread, and then calls ``finish`` (on a store shared with
-other processes, ``submit`` declines: there the writer lock is held until the events are durable,
-so ``execute`` runs in a worker thread).
+``Written.durable`` without holding a thread, and then calls ``finish``.
+
+On a store shared with other processes (:class:`~accord.store.SharedEventStore`, PostgreSQL),
+every process must decide on the whole log, so a write is one turn at the log: one transaction
+under the log's lock that reads what the other processes appended, decides, appends and commits
+(``catch_up_and_append``). Concurrent writers of one process share a turn: each queues its
+command, and one of them, the leader, decides the queued commands in arrival order (each on the
+state the previous ones left), appends all their events in one transaction (one WAL flush), and
+then answers each caller with its own events, or its own rejection (which changed nothing).
+Nothing is answered before the turn's commit returned (invariant 4). ``submit`` declines there
+(it returns None): ``execute`` runs in a worker thread.
 
 If the store ever fails, the in-memory state is ahead of the disk: the service then refuses every
 further write (``StorageError``) until it is restarted, which rebuilds state from the store.
@@ -72,6 +80,8 @@ Event = dict[str, Any]
 
 SIGNING_KEY_META = "ledger.signing_key"
 SNAPSHOT_EVERY = 100_000  # events between automatic snapshots
+SHARED_BATCH = 256  # commands in one turn at a shared store's log, at most
+SHARED_BATCH_RECORDS = 10_000  # no command joins a turn that holds this many records
 
 _log = logging.getLogger(__name__)
 
@@ -131,6 +141,27 @@ def _serialise_apart(state: State) -> Callable[[], bytes]:
     return collect
 
 
+class _Call:
+    """A write waiting for a turn at a shared store's log (:meth:`Service._write_shared`).
+
+    ``done`` is set once ``events`` or ``error`` is its outcome, or once the caller is handed
+    the lead (``lead``)."""
+
+    __slots__ = ("done", "error", "events", "lead", "make")
+
+    def __init__(self, make: Callable[[State, datetime], list[Event]]) -> None:
+        self.make = make
+        self.events: list[Event] = []
+        self.error: BaseException | None = None
+        self.lead = False
+        self.done = threading.Event()
+
+    def outcome(self) -> list[Event]:
+        if self.error is not None:
+            raise self.error
+        return self.events
+
+
 class Service:
     """State, log and store held together; thread-safe; one instance per process."""
 
@@ -149,9 +180,14 @@ class Service:
         self._durable = self.tree.size
         self._since_snapshot = 0
         self._head: SignedTreeHead | None = None
-        self._committer = GroupCommitter(store)
+        self._head_lock = threading.Lock()  # taken before _lock, never inside it
         self._listeners: list[Callable[[int], None]] = []
         self._shared = store if isinstance(store, SharedEventStore) else None
+        # a store of its own: a group committer; a shared one: the writers' queue and its leader
+        self._committer = GroupCommitter(store) if self._shared is None else None
+        self._calls: list[_Call] = []
+        self._calls_lock = threading.Lock()
+        self._leading = False  # a leader is at work (the queue is empty whenever none is)
         self._stopping = threading.Event()
         self._follower: threading.Thread | None = None
         if self._shared is not None:
@@ -229,8 +265,9 @@ class Service:
         ``command``, and hand its records to the group committer. The caller awaits
         ``durable`` and then calls :meth:`finish`; until then nothing may be acknowledged.
 
-        Returns None on a store shared with other processes: there the writer lock is held until
-        the events are durable, so use :meth:`execute` (from a worker thread)."""
+        Returns None on a store shared with other processes: there a write is decided and made
+        durable in one transaction under the log's lock, so use :meth:`execute` (from a worker
+        thread)."""
         if self._shared is not None:
             return None
         with self._lock:
@@ -256,18 +293,98 @@ class Service:
         return self._write(tick)
 
     def _write(self, make: Callable[[State, datetime], list[Event]]) -> list[Event]:
-        """Make events from the current state and log them. On a store shared with other
-        processes, hold its writer lock while catching up, deciding and making durable, so that
-        every process decides on the whole log and the log keeps one order."""
+        """Make events from the current state and log them; return them once durable."""
         if self._shared is None:
             with self._lock:
                 written = self._make_and_append(make)
             return self.finish(written)
-        with self._shared.lock():
+        return self._write_shared(make)
+
+    def _write_shared(self, make: Callable[[State, datetime], list[Event]]) -> list[Event]:
+        """:meth:`_write` on a store shared with other processes, in a turn at its log shared
+        with the concurrent writers of this process (the module docstring).
+
+        The caller queues its ``make``; if no leader is at work it leads, else it sleeps until
+        its outcome is set or the lead is handed to it. The lead goes to a caller rather than to
+        a writer thread of the service's own: a lone writer (the common case) then costs no
+        hand-off between threads, and batches form by themselves while a turn is under way.
+        """
+        call = _Call(make)
+        with self._calls_lock:
+            self._calls.append(call)
+            call.lead = not self._leading
+            self._leading = True
+        if not call.lead:
+            call.done.wait()
+        if call.lead:  # the queue's first call: the batch _lead takes includes it
+            self._lead()
+        return call.outcome()
+
+    def _lead(self) -> None:
+        """As the leader: take the queued calls (up to SHARED_BATCH), have them decided and made
+        durable in one turn (:meth:`_turn`), hand the lead to the first caller queued meanwhile,
+        if any, and wake the batch's callers, each to its own outcome."""
+        with self._calls_lock:
+            batch = self._calls[:SHARED_BATCH]
+            del self._calls[:SHARED_BATCH]
+        try:
+            self._turn(batch)
+        finally:
+            with self._calls_lock:
+                if self._calls:
+                    self._calls[0].lead = True
+                    self._calls[0].done.set()
+                else:
+                    self._leading = False
+            for call in batch:
+                call.done.set()
+
+    def _turn(self, batch: list[_Call]) -> None:
+        """One turn at the shared log for ``batch``, and for the calls that join it while it is
+        decided: set each call's outcome.
+
+        In the store's transaction under the log's lock (``catch_up_and_append``), and under
+        ``_lock``: apply what other processes appended, then each call in arrival order: read
+        the clock, ``make`` (a rejection is that call's error, and changed nothing), stamp and
+        apply its events. The records of all of them are committed together. If the turn fails
+        every call of it gets a StorageError, and, if events of it were applied in memory
+        (the state is then ahead of the log), the service refuses further writes."""
+        assert self._shared is not None
+        stamped = False
+
+        def decide_batch(behind: list[LogRecord]) -> list[LogRecord]:
+            nonlocal stamped
+            records: list[LogRecord] = []
             with self._lock:
-                self._catch_up()
-                written = self._make_and_append(make)
-            return self.finish(written)
+                self._catch_up(behind)
+                for call in self._joining(batch, records):
+                    try:
+                        now = self.clock()
+                        call.events = call.make(self.state, now)
+                    except Exception as exc:  # a rejection (decide is pure): nothing changed
+                        call.error = exc
+                        continue
+                    stamped = stamped or bool(call.events)
+                    records += self._stamp(call.events, now)
+            return records
+
+        try:
+            self._check_healthy()  # only a leader sets _failed here, and one leads at a time
+            size = self._shared.catch_up_and_append(self.tree.size, decide_batch)
+        except BaseException as exc:  # every failure reaches every caller of the turn
+            if stamped:
+                self._failed = exc
+            message = (
+                str(exc)
+                if isinstance(exc, StorageError) and not stamped
+                else f"the event store failed: {exc}"
+            )
+            for call in batch:
+                call.error = StorageError(message)
+                call.error.__cause__ = exc
+            return
+        if size > self._durable:
+            self._mark_durable(size)
 
     def _make_and_append(self, make: Callable[[State, datetime], list[Event]]) -> Written:
         self._check_healthy()
@@ -275,10 +392,26 @@ class Service:
         events = make(self.state, now)
         return self._append(events, now)
 
-    def _catch_up(self, records: list[LogRecord] | None = None) -> None:
-        """Under the lock: apply what other processes appended (``records``, or read them)."""
+    def _joining(self, batch: list[_Call], records: list[LogRecord]) -> Iterator[_Call]:
+        """The calls of ``batch``, then calls queued meanwhile, moved into ``batch`` one by one
+        while it holds fewer than SHARED_BATCH calls and ``records`` (the turn's records so
+        far) fewer than SHARED_BATCH_RECORDS."""
+        k = 0
+        while True:
+            if k == len(batch):
+                if len(batch) >= SHARED_BATCH or len(records) >= SHARED_BATCH_RECORDS:
+                    return
+                with self._calls_lock:
+                    if not self._calls:
+                        return
+                    batch.append(self._calls.pop(0))
+            yield batch[k]
+            k += 1
+
+    def _catch_up(self, records: list[LogRecord]) -> None:
+        """Under the lock: apply ``records``, what other processes appended."""
         applied = False
-        for rec in self.store.read(self.tree.size) if records is None else records:
+        for rec in records:
             if rec.index != self.tree.size:
                 continue  # already applied (written here, or followed earlier)
             self.state = evolve(self.state, json.loads(rec.event))
@@ -306,8 +439,16 @@ class Service:
             return next_deadline(self.state)
 
     def _append(self, events: list[Event], now: datetime) -> Written:
-        """Under the lock: stamp, commit to, log and apply ``events``; hand them to the
-        group committer."""
+        """Under the lock, on a store of the service's own: stamp, commit to, log and apply
+        ``events`` (:meth:`_stamp`); hand them to the group committer."""
+        assert self._committer is not None
+        records = self._stamp(events, now)
+        durable = self._committer.submit(records) if records else None
+        return Written(events, durable)
+
+    def _stamp(self, events: list[Event], now: datetime) -> list[LogRecord]:
+        """Under the lock: number ``events`` from the tree's size, stamp their time, commit to
+        each with a fresh salt, append the leaves to the tree and apply them; their records."""
         records: list[LogRecord] = []
         stamp = format_timestamp(now)
         for event in events:
@@ -323,8 +464,7 @@ class Service:
             )
             self.state = evolve(self.state, event)
         self._since_snapshot += len(records)
-        durable = self._committer.submit(records) if records else None
-        return Written(events, durable)
+        return records
 
     def _mark_durable(self, size: int) -> None:
         with self._changed:
@@ -371,12 +511,17 @@ class Service:
         return found[0] if found else None
 
     def head(self) -> SignedTreeHead:
-        """A signed head over the durable log (re-signed only when the log has grown)."""
-        with self._lock:
-            size = self._durable
-            if self._head is not None and self._head.tree_size == size:
-                return self._head
-            root = self.tree.root(size)
+        """A signed head over the durable log (re-signed only when the log has grown).
+
+        ``_lock`` is not held while the head is stored: a writer's turn on a shared store takes
+        ``_lock`` inside the store's write transaction, so holding it here while waiting for the
+        write connection would deadlock. ``_head_lock`` keeps heads in order instead."""
+        with self._head_lock:
+            with self._lock:
+                size = self._durable
+                if self._head is not None and self._head.tree_size == size:
+                    return self._head
+                root = self.tree.root(size)
             timestamp = format_timestamp(self.clock())
             signed = sign_head(self.signer, size, root, timestamp)
             self.store.put_head(
@@ -420,5 +565,6 @@ class Service:
         self._stopping.set()
         if self._follower is not None:
             self._follower.join(timeout=5)
-        self._committer.close()
+        if self._committer is not None:
+            self._committer.close()
         self.store.close()

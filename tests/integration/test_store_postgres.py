@@ -100,12 +100,15 @@ def record(i):
 
 store = PostgresStore(sys.argv[1])
 locked, rounds = sys.argv[2] == "locked", int(sys.argv[3])
+seen = 0
 for _ in range(rounds):
     try:
         if locked:
-            with store.lock():
-                n = store.next_index()   # caught up under the lock: nobody else appends now
-                store.append([record(n), record(n + 1)])
+            def decide(behind):
+                global n
+                n = seen + len(behind)   # caught up under the lock: nobody else appends now
+                return [record(n), record(n + 1)]
+            seen = store.catch_up_and_append(seen, decide)
         else:
             n = store.next_index()
             store.append([record(n), record(n + 1)])
@@ -134,28 +137,38 @@ def test_writers_in_three_processes_keep_one_log_order(url: str, mode: str) -> N
         assert len(acked) == 3 * 40  # under the lock, no writer is ever refused
 
 
-# -- the writer lock ------------------------------------------------------------------------
+# -- a writer's turn at the log -------------------------------------------------------------
+
+TIMED_OUT = "timed out waiting for another process's lock; nothing was written"
 
 
-def test_the_writer_lock_holds_other_processes_appends_and_locks(url: str) -> None:
+def test_a_turn_holds_other_processes_appends_and_turns_and_the_next_turn_catches_up(
+    url: str,
+) -> None:
     with PostgresStore(url) as holder, PostgresStore(url, lock_timeout_s=0.3) as other:
-        with holder.lock():
-            with holder.lock():  # re-entrant in the holding thread
-                holder.append(records(0, 1))
-            holder.append(records(1, 2))
-            with pytest.raises(StorageError, match="timed out waiting for another process's lock"):
-                other.append(records(2, 3))
-            refused = pytest.raises(StorageError, match="another process held the writer lock")
-            with refused, other.lock(timeout=0.2):
-                pass
-        other.append(records(2, 3))  # released: the other process writes again
-        with other.lock(timeout=1):
-            other.append(records(3, 4))
-        holder.append(records(4, 5))
-        assert list(holder.read()) == records(0, 5)
+
+        def decide(behind: list[LogRecord]) -> list[LogRecord]:
+            assert behind == []
+            with pytest.raises(StorageError, match=TIMED_OUT):
+                other.append(records(0, 1))
+            with pytest.raises(StorageError, match=f"turn after record 0 {TIMED_OUT}"):
+                other.catch_up_and_append(0, lambda behind: records(0, 1))
+            return records(0, 2)
+
+        assert holder.catch_up_and_append(0, decide) == 2
+        seen: list[LogRecord] = []
+
+        def after_the_holder(behind: list[LogRecord]) -> list[LogRecord]:
+            seen.extend(behind)
+            return records(2, 3)
+
+        assert other.catch_up_and_append(0, after_the_holder) == 3  # released: other writes
+        assert seen == records(0, 2)
+        assert holder.catch_up_and_append(3, lambda behind: []) == 3
+        assert list(holder.read()) == records(0, 3)
 
 
-def test_an_append_waits_for_the_lock_and_then_sees_what_the_holder_wrote(url: str) -> None:
+def test_an_append_waits_for_a_turn_and_then_sees_what_the_turn_wrote(url: str) -> None:
     with PostgresStore(url) as holder, PostgresStore(url) as other:
         result: list[BaseException | None] = []
         started = threading.Event()
@@ -168,26 +181,44 @@ def test_an_append_waits_for_the_lock_and_then_sees_what_the_holder_wrote(url: s
             except BaseException as exc:
                 result.append(exc)
 
-        with holder.lock():
-            thread = threading.Thread(target=late_append)
+        thread = threading.Thread(target=late_append)
+
+        def decide(behind: list[LogRecord]) -> list[LogRecord]:
             thread.start()
             assert started.wait(5)
             thread.join(0.3)
             assert thread.is_alive()  # waiting for the lock
-            holder.append(records(0, 1))
+            return records(0, 1)
+
+        holder.catch_up_and_append(0, decide)
         thread.join(10)
         assert len(result) == 1
         assert isinstance(result[0], StorageError)
         assert "another process appended first" in str(result[0])
 
 
-def test_lock_refuses_a_bad_timeout(url: str) -> None:
-    with (
-        PostgresStore(url) as store,
-        pytest.raises(InvalidInput, match="timeout"),
-        store.lock(timeout=float("nan")),
-    ):
+def test_a_turn_that_is_refused_or_does_not_continue_the_log_writes_nothing(url: str) -> None:
+    class Refused(Exception):
         pass
+
+    def refuse(behind: list[LogRecord]) -> list[LogRecord]:
+        raise Refused("decide refused")
+
+    with PostgresStore(url) as store:
+        store.append(records(0, 2))
+        with pytest.raises(InvalidInput, match="after: must be 0 or more"):
+            store.catch_up_and_append(-1, lambda behind: [])
+        with pytest.raises(Refused, match="decide refused"):
+            store.catch_up_and_append(0, refuse)
+        with pytest.raises(StorageError, match=r"holds 2 records, fewer than the 5 .* were lost"):
+            store.catch_up_and_append(5, lambda behind: records(5, 6))
+        with pytest.raises(StorageError, match="index 1, expected 2: indexes must continue"):
+            store.catch_up_and_append(0, lambda behind: records(1, 2))
+        assert list(store.read()) == records(0, 2)
+        sql(url, "UPDATE accord_log SET event = 'tampered'::bytea WHERE idx = 1")
+        with pytest.raises(StorageError, match="log record 1 is damaged"):
+            store.catch_up_and_append(0, lambda behind: records(2, 3))
+        assert store.catch_up_and_append(2, lambda behind: records(2, 3)) == 3  # still writes
 
 
 # -- following the log ----------------------------------------------------------------------
@@ -217,6 +248,24 @@ def test_follow_returns_records_another_process_appends(url: str) -> None:
         writer.append(records(2, 5))
         thread.join(30)
         assert got == [records(2, 5)]
+
+
+def test_follow_skips_the_records_of_its_own_turns_and_returns_the_others(url: str) -> None:
+    with PostgresStore(url) as turner, PostgresStore(url) as other:
+        other.append(records(0, 1))
+        assert turner.catch_up_and_append(0, lambda behind: records(1, 3)) == 3
+        assert turner.follow(0, timeout=0.3) == []  # the turn's caller has 0..2 already
+        assert other.follow(0, timeout=0) == records(0, 3)
+        got: list[list[LogRecord]] = []
+        thread = threading.Thread(target=lambda: got.append(turner.follow(0, timeout=30)))
+        thread.start()
+        time.sleep(0.2)
+        turner.catch_up_and_append(3, lambda behind: records(3, 4))  # wakes nothing
+        time.sleep(0.2)
+        assert thread.is_alive()
+        other.append(records(4, 6))
+        thread.join(30)
+        assert got == [records(4, 6)]
 
 
 def test_follow_listens_again_after_losing_its_connection(url: str) -> None:

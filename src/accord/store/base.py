@@ -8,8 +8,7 @@ client (DESIGN.md, invariant 4).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -124,13 +123,17 @@ class EventStore(Protocol):
 
 @runtime_checkable
 class SharedEventStore(EventStore, Protocol):
-    """A store several service processes share (PostgreSQL): a writer lock across processes, and
-    a way to follow what the others append."""
+    """A store several service processes share (PostgreSQL): a writer's turn at the log that
+    sees the whole of it, and a way to follow what the others append."""
 
-    def lock(self, timeout: float = 30.0) -> AbstractContextManager[None]:
-        """Hold the log's writer lock across processes for the ``with`` block."""
+    def catch_up_and_append(
+        self, after: int, decide: Callable[[list[LogRecord]], Sequence[LogRecord]]
+    ) -> int:
+        """In one transaction under the log's lock across processes: read the records from
+        ``after`` on, append what ``decide(those records)`` returns, commit; the new length."""
         ...
 
     def follow(self, after: int, timeout: float) -> list[LogRecord]:
-        """Records from index ``after`` on, waiting up to ``timeout`` s for some to appear."""
+        """Records from index ``after`` on, waiting up to ``timeout`` s for some to appear; those
+        of this object's own turns (``catch_up_and_append``) are skipped, the caller has them."""
         ...

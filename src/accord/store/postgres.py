@@ -9,12 +9,17 @@ Durability: every write is one transaction committed with ``synchronous_commit =
 :meth:`PostgresStore.append` returns, the server has flushed the records to its write-ahead log
 (and, with synchronous replication configured on the server, to a standby as well).
 
-One order for the log: :meth:`PostgresStore.append` takes a transaction-level advisory lock (one
-key per schema), reads the log's length and refuses a batch that does not continue it exactly, so
-two processes can never write the same index or leave a gap; the one that comes second gets a
-:class:`~accord.errors.StorageError` and writes nothing. A writer that must see the whole log
-before it decides holds :meth:`PostgresStore.lock` (the same key, at session level) while it
-catches up, decides and appends; other processes' appends wait meanwhile.
+One order for the log: every write of the log takes a transaction-level advisory lock (one key
+per schema), reads the log's length under it and refuses records that do not continue it exactly,
+so two processes can never write the same index or leave a gap; the one that comes second gets a
+:class:`~accord.errors.StorageError` and writes nothing. :meth:`PostgresStore.append` does just
+that. A writer that must see the whole log before it decides takes a turn,
+:meth:`PostgresStore.catch_up_and_append`: in one transaction under the same lock it reads the
+records it has not seen, decides, and appends; other processes' writers wait meanwhile (each
+connection's ``lock_timeout`` bounds the wait, set once when it connects). The lock is the
+transaction's, so a lost connection or a rollback releases it with everything the transaction
+did: there is no lock to lose while records are still being written. Starting a transaction,
+taking the lock and reading the length go to the server in one round trip (pipeline mode).
 
 Following: every append sends ``NOTIFY`` with the new length in the same transaction, so it is
 delivered exactly when the records become visible; :meth:`PostgresStore.follow` waits for it and
@@ -92,6 +97,7 @@ _COUNT = "SELECT coalesce(max(idx) + 1, 0) FROM accord_log"  # a backward scan o
 
 _T = TypeVar("_T")
 Cursor = psycopg.Cursor[tuple[Any, ...]]
+_Row = tuple[int, str, bytes, bytes, bytes, int]
 
 
 def _text(value: object, what: str) -> str:
@@ -103,6 +109,30 @@ def _text(value: object, what: str) -> str:
     except UnicodeError as exc:
         raise StorageError(f"{what} is not valid Unicode; nothing was written") from exc
     return value
+
+
+def _rows(records: Sequence[LogRecord]) -> list[_Row]:
+    """The rows of ``records`` with their checksums; StorageError for a field of a wrong type."""
+    rows = []
+    for r in records:
+        if not (type(r.event) is bytes and type(r.salt) is bytes and type(r.leaf_hash) is bytes):
+            raise StorageError(
+                f"record {r.index}: event, salt and leaf_hash must be bytes; nothing was written"
+            )
+        if type(r.index) is not int:
+            raise StorageError(f"record index {r.index!r} is not an int; nothing was written")
+        time = _text(r.time, f"record {r.index}: time")
+        # an index outside bigint never continues the log: refused by _insert, under the lock
+        in_range = 0 <= r.index <= _MAX_INDEX
+        crc = record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash) if in_range else -1
+        rows.append((r.index, time, r.event, r.salt, r.leaf_hash, crc))
+    return rows
+
+
+def _count(cur: Cursor) -> int:
+    """The log's length, from the cursor's last statement (``_COUNT``)."""
+    found = cur.fetchone()
+    return int(found[0]) if found else 0
 
 
 def _describe(url: str) -> tuple[str, str]:
@@ -122,7 +152,7 @@ class PostgresStore:
     ``url`` is a libpq connection URL or DSN (``postgresql://user@host/db``,
     ``postgresql:///db?host=/run/postgresql``). ``verify`` says how much of the log is checked on
     open (``"full"`` or ``"tail"``, as for the SQLite store). Snapshots beyond the newest
-    ``keep_snapshots`` are pruned. ``lock_timeout_s`` bounds an append's wait for the log lock
+    ``keep_snapshots`` are pruned. ``lock_timeout_s`` bounds a write's wait for the log lock
     held by another process. Opening takes three connections at most (write, read, and the
     listening one of :meth:`follow`, opened on first use).
     """
@@ -150,9 +180,8 @@ class PostgresStore:
         self._wlock = threading.Lock()  # the write connection
         self._rlock = threading.Lock()  # the read connection
         self._flock = threading.Lock()  # the listening connection
-        self._holder = threading.RLock()  # the thread of this process holding lock()
-        self._held = 0
         self._closed = False
+        self._turned = 0  # the log's length after this object's last turn: its caller has those
         self._failed: StorageError | None = None
         self._wconn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._rconn: psycopg.Connection[tuple[Any, ...]] | None = None
@@ -353,50 +382,84 @@ class PostgresStore:
     def append(self, records: Sequence[LogRecord]) -> None:
         if not records:
             return
-        rows = []
-        for r in records:
-            if not (
-                type(r.event) is bytes and type(r.salt) is bytes and type(r.leaf_hash) is bytes
-            ):
-                raise StorageError(
-                    f"record {r.index}: event, salt and leaf_hash must be bytes; "
-                    "nothing was written"
-                )
-            if type(r.index) is not int:
-                raise StorageError(f"record index {r.index!r} is not an int; nothing was written")
-            time = _text(r.time, f"record {r.index}: time")
-            # an index outside bigint never continues the log: refused below, under the lock
-            in_range = 0 <= r.index <= _MAX_INDEX
-            crc = (
-                record_crc(r.index, time.encode(), r.event, r.salt, r.leaf_hash) if in_range else -1
-            )
-            rows.append((r.index, time, r.event, r.salt, r.leaf_hash, crc))
+        rows = _rows(records)
         first = rows[0][0]
 
         def insert(cur: Cursor) -> None:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
-            for k, row in enumerate(rows):
-                if row[0] != count + k:
-                    taken = (
-                        f"; the log already holds {count} records (another process appended first)"
-                        if k == 0 and row[0] < count
-                        else ""
-                    )
-                    raise StorageError(
-                        f"record {k} of the batch has index {row[0]}, expected {count + k}: "
-                        f"indexes must continue the log{taken}; nothing was written"
-                    )
-            cur.executemany(
-                "INSERT INTO accord_log (idx, time, event, salt, leaf_hash, crc) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                rows,
-            )
-            cur.execute("SELECT pg_notify(%s, %s)", (self.channel, str(count + len(rows))))
+            self._insert(cur, rows, self._lock_log(cur))
 
         with self._wlock:
             self._write(f"append of records {first}..{first + len(rows) - 1}", insert)
+
+    def catch_up_and_append(
+        self, after: int, decide: Callable[[list[LogRecord]], Sequence[LogRecord]]
+    ) -> int:
+        """One writer's turn at the log: catch up, decide and append in one transaction, under
+        the log's lock, so that what is appended was decided on the whole log.
+
+        Takes the lock (other processes' writers wait meanwhile; this waits for them at most
+        ``lock_timeout_s``), reads the records from index ``after`` on (what the caller has not
+        seen yet; checked as every read is), and calls ``decide`` with them. ``decide`` returns
+        the records to append, which must continue the log; they are written, ``NOTIFY`` is sent
+        and the transaction committed. Returns the log's length after it: when this returns the
+        records are durable. Nothing is written if ``decide`` raises (its exception propagates)
+        or anything else fails (:class:`~accord.errors.StorageError`); a failed commit leaves
+        the outcome unknown, and the store then refuses writes until it is reopened. A log
+        shorter than ``after`` (acknowledged records were lost) is refused before ``decide``.
+        """
+        if after < 0:
+            raise InvalidInput("after", f"must be 0 or more, not {after}")
+
+        def turn(cur: Cursor) -> int:
+            count = self._lock_log(cur)
+            if count < after:
+                raise StorageError(
+                    f"{self._name}: the log holds {count} records, fewer than the {after} "
+                    "this writer has seen: acknowledged records were lost; nothing was written"
+                )
+            behind: list[LogRecord] = []
+            if count > after:
+                cur.execute(
+                    f"{_SELECT_LOG} WHERE idx >= %s AND idx < %s ORDER BY idx", (after, count)
+                )
+                behind = list(self._checked(cur.fetchall(), after))  # up to max(idx): no gap
+            records = decide(behind)
+            if records:
+                self._insert(cur, _rows(records), count)
+            return count + len(records)
+
+        with self._wlock:
+            size = self._write(f"the writer's turn after record {after}", turn)
+            self._turned = max(self._turned, size)
+            return size
+
+    def _lock_log(self, cur: Cursor) -> int:
+        """Start the transaction, take the log's lock in it, and read the log's length: one
+        round trip (pipeline mode; the length is read after the lock is granted)."""
+        with cur.connection.pipeline():
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._log_key,))
+            cur.execute(_COUNT)
+        return _count(cur)
+
+    def _insert(self, cur: Cursor, rows: list[_Row], count: int) -> None:
+        """Insert ``rows`` and notify the new length, if they continue a log of ``count``."""
+        for k, row in enumerate(rows):
+            if row[0] != count + k:
+                taken = (
+                    f"; the log already holds {count} records (another process appended first)"
+                    if k == 0 and row[0] < count
+                    else ""
+                )
+                raise StorageError(
+                    f"record {k} of the batch has index {row[0]}, expected {count + k}: "
+                    f"indexes must continue the log{taken}; nothing was written"
+                )
+        cur.executemany(
+            "INSERT INTO accord_log (idx, time, event, salt, leaf_hash, crc) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+        cur.execute("SELECT pg_notify(%s, %s)", (self.channel, str(count + len(rows))))
 
     def put_head(self, head: StoredHead) -> None:
         size = head.tree_size
@@ -409,8 +472,7 @@ class PostgresStore:
 
         def put(cur: Cursor) -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._aux_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
+            count = _count(cur.execute(_COUNT))
             if not 0 <= size <= count:
                 raise StorageError(
                     f"tree head of size {size} refused: the log holds {count} records"
@@ -451,8 +513,7 @@ class PostgresStore:
 
         def put(cur: Cursor) -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._aux_key,))
-            found = cur.execute(_COUNT).fetchone()
-            count = int(found[0]) if found else 0
+            count = _count(cur.execute(_COUNT))
             if not 0 <= upto <= count:
                 raise StorageError(f"snapshot up to {upto} refused: the log holds {count} records")
             latest = cur.execute("SELECT max(upto_index) FROM accord_snapshots").fetchone()
@@ -498,78 +559,15 @@ class PostgresStore:
 
     # -- several processes ------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, timeout: float = 30.0) -> Iterator[None]:
-        """Hold the log's writer lock across processes for the duration of the ``with`` block.
-
-        Other processes' :meth:`append` and :meth:`lock` wait until it is released; appends of
-        this process go on. Re-entrant within the thread holding it; other threads of this
-        process wait. Raises :class:`~accord.errors.StorageError` when the lock is not obtained
-        within ``timeout`` seconds. The lock belongs to the database session: if the connection
-        is lost it is released, and the index check of :meth:`append` still keeps the log in
-        one order.
-        """
-        if not (math.isfinite(timeout) and timeout >= 0):
-            raise InvalidInput("timeout", "must be a number of seconds, 0 or more")
-        if not self._holder.acquire(timeout=timeout):
-            raise StorageError(
-                f"{self._name}: another thread held the writer lock for more than {timeout} s"
-            )
-        try:
-            if self._held == 0:
-                self._acquire_session_lock(timeout)
-            self._held += 1
-            try:
-                yield
-            finally:
-                self._held -= 1
-                if self._held == 0:
-                    self._release_session_lock()
-        finally:
-            self._holder.release()
-
-    def _acquire_session_lock(self, timeout: float) -> None:
-        def take(cur: Cursor) -> None:
-            cur.execute(f"SET LOCAL lock_timeout = {max(1, round(timeout * 1000))}")
-            cur.execute("SELECT pg_advisory_lock(%s)", (self._log_key,))
-
-        with self._wlock:
-            try:
-                self._write("taking the writer lock", take)
-            except StorageError as exc:
-                if isinstance(exc.__cause__, psycopg.errors.LockNotAvailable):
-                    raise StorageError(
-                        f"{self._name}: another process held the writer lock for more than "
-                        f"{timeout} s"
-                    ) from exc
-                raise
-
-    def _release_session_lock(self) -> None:
-        with self._wlock:
-            conn = self._wconn
-            if self._closed or conn is None:
-                return  # closing the connection released it
-            if self._failed is None:
-                with contextlib.suppress(StorageError):
-                    self._write(
-                        "releasing the writer lock",
-                        lambda cur: cur.execute("SELECT pg_advisory_unlock(%s)", (self._log_key,)),
-                    )
-                    return
-            # The lock could not be released cleanly: end the session, which releases it.
-            if self._failed is None:
-                self._failed = StorageError(f"{self._name}: releasing the writer lock failed")
-            _log.warning("%s: closing the write connection to release the writer lock", self._name)
-            with contextlib.suppress(psycopg.Error):
-                conn.close()
-
     def follow(self, after: int, timeout: float, *, limit: int = _FOLLOW_LIMIT) -> list[LogRecord]:
         """The records from index ``after`` on (at most ``limit``), waiting up to ``timeout``
         seconds for some to be appended (by any process) when there are none yet.
 
-        ``after`` is the number of records the caller already has. Returns ``[]`` on timeout.
-        Waits on LISTEN/NOTIFY, and looks again at least every half second in case a
-        notification was lost with a connection.
+        ``after`` is the number of records the caller already has; the records of this store
+        object's turns (:meth:`catch_up_and_append`) are the caller's already, so following
+        starts at the end of the last turn if that is later, and a notification of a turn's own
+        commit wakes nothing. Returns ``[]`` on timeout. Waits on LISTEN/NOTIFY, and looks again
+        at least every half second in case a notification was lost with a connection.
         """
         if after < 0:
             raise InvalidInput("after", f"must be 0 or more, not {after}")
@@ -578,20 +576,25 @@ class PostgresStore:
         if limit < 1:
             raise InvalidInput("limit", "must be at least 1")
         deadline = time.monotonic() + timeout
+        look = True
         with self._flock:
             while True:
                 if self._closed:
                     raise StorageError(f"the {self._name} is closed")
                 listener = self._listener()  # listening before looking: no append falls between
-                found = list(self._read(after, after + limit))
+                start = max(after, self._turned)
+                found = list(self._read(start, start + limit)) if look else []
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return found
+                look = True
                 try:
-                    for _ in listener.notifies(
+                    for note in listener.notifies(
                         timeout=min(remaining, _FOLLOW_POLL_S), stop_after=1
                     ):
-                        pass
+                        # the new length; no more than the caller has: this object's own turn
+                        length = int(note.payload) if note.payload.isdigit() else math.inf
+                        look = length > max(after, self._turned)
                 except psycopg.Error as exc:
                     # the next turn listens on a new connection, then looks again
                     _log.warning("%s: listening for appends failed: %s", self._name, exc)
@@ -662,15 +665,19 @@ class PostgresStore:
                 f"{_SELECT_LOG} WHERE idx >= %s AND idx < %s ORDER BY idx LIMIT %s",
                 (position, end, _READ_CHUNK),
             )
-            for row in rows:
-                if row[0] != position:
-                    raise StorageError(f"{self._name}: log record {position} is missing")
-                if not row_is_intact(row):
-                    raise StorageError(f"{self._name}: log record {position} is damaged")
-                yield LogRecord(row[0], row[1], row[2], row[3], row[4])
-                position += 1
+            yield from self._checked(rows, position)
             if len(rows) < _READ_CHUNK:
                 return
+            position += len(rows)
+
+    def _checked(self, rows: list[tuple[Any, ...]], start: int) -> Iterator[LogRecord]:
+        """The records of ``rows``, which must be intact and numbered ``start``, ``start + 1``..."""
+        for position, row in enumerate(rows, start):
+            if row[0] != position:
+                raise StorageError(f"{self._name}: log record {position} is missing")
+            if not row_is_intact(row):
+                raise StorageError(f"{self._name}: log record {position} is damaged")
+            yield LogRecord(row[0], row[1], row[2], row[3], row[4])
 
     def leaf_hashes(self) -> list[bytes]:
         """Every record's leaf hash, in index order, read in one statement (a consistent prefix)."""
