@@ -113,6 +113,14 @@ def in_threads(service: Service, plans: list[list[Any]]) -> list[Outcome]:
     return [o for mine in outcomes for o in mine]
 
 
+def wait_queued(service: Service, n: int) -> None:
+    """Wait until ``n`` writers queue behind the leader (the service's queue of calls)."""
+    deadline = time.monotonic() + 30
+    while len(service._calls) < n:
+        assert time.monotonic() < deadline, f"{len(service._calls)} of {n} writers queued"
+        time.sleep(0.01)
+
+
 def assert_logged_exactly_once(outcomes: list[Outcome], log: list[dict[str, Any]]) -> None:
     """Every answered event is in the log once, at its index, as answered; the answered events
     are the log's tail (what comes before them was written before the outcomes' commands)."""
@@ -220,7 +228,7 @@ def test_writers_queued_during_a_turn_share_the_next_transaction(url: str) -> No
             assert clock.held.wait(10)  # the leader is deciding, under the log's lock
             rest = [cmd.Heartbeat("alpha"), cmd.Heartbeat("nobody"), "tick"] * 5
             threads += [start(c) for c in rest]
-            time.sleep(0.3)  # all of them queued behind the leader
+            wait_queued(service, len(rest))
             clock.release()
             for t in threads:
                 t.join(30)
@@ -304,7 +312,7 @@ def test_a_storage_failure_fails_every_caller_of_the_turn_and_nothing_of_it_is_a
         runner = threading.Thread(target=lambda: outcomes.extend(in_threads(service, plans)))
         runner.start()
         assert clock.held.wait(10)
-        time.sleep(0.3)
+        wait_queued(service, len(plans) - 1)
         clock.release()
         runner.join(60)
         assert len(outcomes) == 9

@@ -426,12 +426,18 @@ class PostgresStore:
             records = decide(behind)
             if records:
                 self._insert(cur, _rows(records), count)
+            # before the commit sends the NOTIFY, so that follow() knows it for its own; the lock
+            # keeps other processes from those indexes until the commit (or the rollback below)
+            self._turned = max(self._turned, count + len(records))
             return count + len(records)
 
         with self._wlock:
-            size = self._write(f"the writer's turn after record {after}", turn)
-            self._turned = max(self._turned, size)
-            return size
+            before = self._turned
+            try:
+                return self._write(f"the writer's turn after record {after}", turn)
+            except BaseException:
+                self._turned = before  # nothing of the turn is known to be in the log
+                raise
 
     def _lock_log(self, cur: Cursor) -> int:
         """Start the transaction, take the log's lock in it, and read the log's length: one
