@@ -557,6 +557,20 @@ class SpatialIndex(Generic[K]):
                 out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
         return tuple(out)
 
+    def declines(self, lon: float, lat: float, radius_m: float, d: float) -> bool:
+        """Whether the halo answers ``query(Disc(lon, lat, radius_m), d)``: True when that query
+        is valid (what :func:`_bounds` checks) and is known to find nothing, from one lookup;
+        False when the query must look (or would refuse its arguments)."""
+        return (
+            self._halo_m > 0.0
+            and type(d) is float
+            and 0.0 <= d < _INF
+            and 0.0 <= radius_m < _INF
+            and -90.0 <= lat <= 90.0
+            and -_INF < lon < _INF
+            and self._outside_halo(lon, lat, radius_m + d)
+        )
+
     def _outside_halo(self, lon: float, lat: float, g: float) -> bool:
         """Whether a query disc at (lon, lat) with radius + d = ``g`` is known to find nothing."""
         if g > self._halo_m or self._halo_wide:
@@ -579,10 +593,48 @@ class SpatialIndex(Generic[K]):
 
     def move(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
         """Same as :meth:`insert`; a Disc that stays in its cell costs a few dict operations."""
-        if type(shape) is Disc and type(reach_m) is float and 0.0 <= reach_m < _INF:
-            self._set(key, _disc_bounds(shape, reach_m, "shape"))
+        if type(shape) is Disc:
+            self.move_disc(key, shape.lon, shape.lat, shape.radius_m, reach_m)
         else:
             self.insert(key, shape, reach_m)
+
+    def move_disc(self, key: K, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
+        """Exactly ``insert(key, Disc(lon, lat, radius_m), reach_m)`` (the same structure, the
+        same errors), without building the Disc when it need not be built: in an index without a
+        halo, an entry in one level-0 cell whose new box lies in that cell too only has its box
+        replaced. The box is :func:`_grow`'s, computed here for a box that touches neither a pole
+        nor the antimeridian (the only case in which :func:`_grow` keeps its one box as it is)."""
+        if (
+            not self._halo_m
+            and type(reach_m) is float
+            and 0.0 <= reach_m < _INF
+            and 0.0 <= radius_m < _INF
+            and -90.0 <= lat <= 90.0
+            and -_INF < lon < _INF
+        ):
+            g = (radius_m + reach_m) * _SLACK
+            dlat = g / _M_PER_DEG + _EPS_DEG
+            s = lat - dlat
+            n = lat + dlat
+            if s > -90.0 and n < 90.0:
+                phi = -s if -s > n else n
+                dlon = g / (_M_PER_DEG * math.cos(math.radians(phi))) + _EPS_DEG
+                w = lon - dlon
+                e = lon + dlon
+                if e - w < 360.0 and -180.0 <= w < 180.0 and e <= 180.0:
+                    # _single_cell((w, s, e, n)), and is it the entry's one cell?
+                    lv = self._levels[0]
+                    inv_h = lv.inv_h
+                    r = int((s + 90.0) * inv_h)
+                    if r == int((n + 90.0) * inv_h) and r < lv.nrows:
+                        sc = lv.scale[r]
+                        c = int((w + 180.0) * sc)
+                        if c == int((e + 180.0) * sc) and c < lv.ncols[r]:
+                            code = (r << _COL_BITS) | c
+                            if self._entries.get(key) == code:
+                                self._cells[0][code][key] = (w, s, e, n)
+                                return
+        self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
     def insert_points(
         self, keys: Sequence[K], lons: np.ndarray, lats: np.ndarray, reach_m: np.ndarray
@@ -686,17 +738,8 @@ class SpatialIndex(Generic[K]):
         """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
         out: set[K] = set()
-        if (
-            self._halo_m > 0.0
-            and type(shape) is Disc
-            and type(d) is float
-            and 0.0 <= d < _INF
-            and 0.0 <= shape.radius_m < _INF
-            and -90.0 <= shape.lat <= 90.0
-            and -_INF < shape.lon < _INF
-            and self._outside_halo(shape.lon, shape.lat, shape.radius_m + d)
-        ):
-            return out  # a valid query (what _bounds checks) that the halo answers
+        if type(shape) is Disc and self.declines(shape.lon, shape.lat, shape.radius_m, d):
+            return out
         boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
         for level, count in enumerate(self._level_count):
