@@ -629,3 +629,30 @@ def test_move_disc_across_the_antimeridian_and_near_the_poles() -> None:
                     fast.move_disc(0, lon, lat, 0.0, reach)
                     slow.insert(0, Disc(lon, lat, 0.0), reach)
                     assert _internals(fast) == _internals(slow), (lon, lat, reach)
+
+
+@given(halo_scenes(), st.lists(st.tuples(lons, lats), max_size=5))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_declines_points_answers_what_declines_answers(
+    scene: tuple[float, list[tuple[str, int, Shape, float]], list[tuple[Disc, float]]],
+    more: list[tuple[float, float]],
+) -> None:
+    halo, ops, queries = scene
+    index: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    for op, key, shape, reach in ops:
+        if op == "remove":
+            index.remove(key)
+        else:
+            getattr(index, op)(key, shape, reach)
+    # the query points (written 360° away too, or at the first float west of -180°), with their
+    # reach, the halo's, a little over it; bad values too
+    points = [
+        (x, q.lat, q.radius_m + d)
+        for q, d in queries
+        for x in (q.lon, q.lon - 360.0, q.lon + 360.0, math.nextafter(-180.0, -math.inf))
+    ]
+    points += [(x, y, g) for x, y in more for g in (0.0, halo, halo * 1.0001 + 1e-9)]
+    points += [(0.0, math.nan, 1.0), (math.inf, 0.0, 1.0), (0.0, 0.0, -1.0), (0.0, 0.0, math.nan)]
+    xs, ys, gs = ([p[i] for p in points] for i in range(3))
+    assert index.declines_points(xs, ys, gs) == [index.declines(*p[:2], 0.0, p[2]) for p in points]
+    assert SpatialIndex().declines_points(xs, ys, gs) == [False] * len(points)

@@ -20,6 +20,10 @@ may lie within ``halo_m`` of some point of it. A query of a disc whose radius + 
 ``halo_m``, from a cell no entry's halo covers, is answered "none" with one dict lookup (the open
 clearances are indexed so: most units are far from all of them). How the halo is marked, and why
 it never hides a key the query would return, is in :meth:`SpatialIndex._halo_cells`.
+:meth:`SpatialIndex.declines_points` gives that answer for a batch of points at once.
+
+A moving point (:meth:`SpatialIndex.move_disc`, a unit's fix) that stays in its level-0 cell, in an
+index without a halo, only has its box replaced: the structure is the one a fresh insert builds.
 
 Correctness rests on :func:`bounds`: every box it returns contains the shape grown by ``grow_m``
 metres geodesically (WGS84), never less. Two shapes within ``d`` of each other, one grown by its
@@ -268,7 +272,7 @@ def bounds(shape: Shape, grow_m: float = 0.0) -> list[Box]:
 
 
 class _Level:
-    __slots__ = ("h", "inv_h", "max_scale", "ncols", "nrows", "scale")
+    __slots__ = ("h", "inv_h", "max_scale", "ncols", "ncols_array", "nrows", "scale", "scale_array")
 
     def __init__(self, h: float) -> None:
         self.h = h
@@ -284,6 +288,8 @@ class _Level:
         self.ncols = ncols
         self.scale = [n / 360.0 for n in ncols]
         self.max_scale = max(self.scale)
+        self.scale_array = np.asarray(self.scale, dtype=np.float64)
+        self.ncols_array = np.asarray(ncols, dtype=np.int64)
 
 
 @cache
@@ -570,6 +576,26 @@ class SpatialIndex(Generic[K]):
             and -_INF < lon < _INF
             and self._outside_halo(lon, lat, radius_m + d)
         )
+
+    def declines_points(
+        self, lons: Sequence[float], lats: Sequence[float], d: Sequence[float]
+    ) -> list[bool]:
+        """``[declines(lons[i], lats[i], 0.0, d[i]) for each i]`` for floats, with the cells of
+        :meth:`_outside_halo` computed in arrays, by the same floating-point operations (numpy's
+        ``mod`` is Python's ``%``)."""
+        n = len(lons)
+        if not self._halo_m > 0.0 or self._halo_wide or not n:
+            return [False] * n
+        x = np.array(lons, dtype=np.float64)
+        y = np.array(lats, dtype=np.float64)
+        g = np.array(d, dtype=np.float64)
+        ok = (g >= 0.0) & (g <= self._halo_m) & (y >= -90.0) & (y <= 90.0) & np.isfinite(x)
+        lv = self._levels[0]
+        r = np.minimum(((np.where(ok, y, 0.0) + 90.0) * lv.inv_h).astype(np.int64), lv.nrows - 1)
+        c = (np.mod(np.where(ok, x, 0.0) + 180.0, 360.0) * lv.scale_array[r]).astype(np.int64)
+        codes = (r << _COL_BITS) | np.minimum(c, lv.ncols_array[r] - 1)
+        halo = self._halo
+        return [o and code not in halo for o, code in zip(ok.tolist(), codes.tolist(), strict=True)]
 
     def _outside_halo(self, lon: float, lat: float, g: float) -> bool:
         """Whether a query disc at (lon, lat) with radius + d = ``g`` is known to find nothing."""
