@@ -764,7 +764,11 @@ class SpatialIndex(Generic[K]):
         """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
         out: set[K] = set()
-        if type(shape) is Disc and self.declines(shape.lon, shape.lat, shape.radius_m, d):
+        if (
+            self._halo_m > 0.0  # (no call at all for an index without a halo)
+            and type(shape) is Disc
+            and self.declines(shape.lon, shape.lat, shape.radius_m, d)
+        ):
             return out
         boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
