@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -549,3 +550,109 @@ def test_the_halo_declines_far_queries_and_wide_entries_turn_it_off() -> None:
     assert ix._outside_halo(float(x), float(y), 5_000.0)
     with pytest.raises(InvalidInput, match="halo_m"):
         SpatialIndex(halo_m=-1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# move_disc: the in-cell fast path of a moving point
+
+
+@st.composite
+def tracks(draw: st.DrawFn) -> list[tuple[int, float, float, float, float]]:
+    """Moves of a few keys about an anchor each: a corner of a level-0 cell (the antimeridian's
+    often) or anywhere (the poles included), the points a hair, metres or a cell away from it
+    on either side; now and then a longitude written past ±180, a jump, or a bad value."""
+    out: list[tuple[int, float, float, float, float]] = []
+    level = SpatialIndex()._levels[0]
+    near = st.sampled_from([0.0, 1e-9, -1e-9, 1e-5, -1e-5, 3e-4, -3e-4, 0.03, -0.03])
+    few_m = st.sampled_from([0.0, 1.0, 20.0, 500.0])
+    for key in range(draw(st.integers(1, 4))):
+        lon, lat = draw(lons), draw(lats)
+        if draw(st.booleans()):
+            row = draw(st.integers(0, level.nrows - 1))
+            lat = min(90.0, -90.0 + row * level.h)
+            ncols = level.ncols[row]
+            col = draw(st.sampled_from([0, ncols]) | st.integers(0, ncols))
+            lon = -180.0 + col * 360.0 / ncols
+        for _ in range(draw(st.integers(1, 12))):
+            x = lon + draw(near)
+            y = min(90.0, max(-90.0, lat + draw(near)))
+            if draw(st.integers(0, 5)) == 0:
+                x += draw(st.sampled_from([-360.0, 360.0]))
+            if draw(st.integers(0, 10)) == 0:
+                x, y = draw(lons), draw(lats)
+            if draw(st.integers(0, 30)) == 0:
+                y = draw(st.sampled_from([91.0, math.nan]))
+            radius = draw(st.sampled_from([0.0, 0.0, 5.0, 2_000.0]))
+            reach = draw(st.one_of(few_m, few_m, small_m, any_m, st.sampled_from([-1.0, math.nan])))
+            out.append((key, x, y, radius, reach))
+    return out
+
+
+def _error_of(call: Callable[..., None], *args: object) -> tuple[str, str] | None:
+    try:
+        call(*args)
+    except InvalidInput as exc:
+        return exc.field, str(exc)
+    return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(moves=tracks(), halo=st.sampled_from([0.0, 2_000.0]))
+def test_move_disc_builds_what_insert_builds(
+    moves: list[tuple[int, float, float, float, float]], halo: float
+) -> None:
+    # the fast path (a point staying in its level-0 cell) and the general one (insert) must leave
+    # the very same structure, and refuse the same values with the same error
+    fast: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    slow: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    for key, lon, lat, radius, reach in moves:
+        assert _error_of(fast.move_disc, key, lon, lat, radius, reach) == _error_of(
+            slow.insert, key, Disc(lon, lat, radius), reach
+        )
+        assert _internals(fast) == _internals(slow)
+    fast.move(0, Disc(0.0, 0.0, 1.0), 1.0)  # move() of a Disc goes the same way
+    slow.insert(0, Disc(0.0, 0.0, 1.0), 1.0)
+    assert _internals(fast) == _internals(slow)
+
+
+def test_move_disc_across_the_antimeridian_and_near_the_poles() -> None:
+    # a point stepping a hair or metres to every side of the antimeridian (the general path splits
+    # its box there) and of a pole's cap, and of a cell's corner
+    steps = [1e-5, 1e-9, 0.0, -1e-9, -1e-5, 3e-4, -3e-4, 1e-5]
+    for lon0, lat0 in [(-180.0, 10.0), (180.0, -10.0), (0.0, 89.98), (7.0, -89.98), (0.0, 0.0)]:
+        for reach in (0.0, 1.0, 20.0):
+            fast: SpatialIndex[int] = SpatialIndex()
+            slow: SpatialIndex[int] = SpatialIndex()
+            for dx in steps:
+                for dy in steps:
+                    lon, lat = lon0 + dx, max(-90.0, min(90.0, lat0 + dy))
+                    fast.move_disc(0, lon, lat, 0.0, reach)
+                    slow.insert(0, Disc(lon, lat, 0.0), reach)
+                    assert _internals(fast) == _internals(slow), (lon, lat, reach)
+
+
+@given(halo_scenes(), st.lists(st.tuples(lons, lats), max_size=5))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_declines_points_answers_what_declines_answers(
+    scene: tuple[float, list[tuple[str, int, Shape, float]], list[tuple[Disc, float]]],
+    more: list[tuple[float, float]],
+) -> None:
+    halo, ops, queries = scene
+    index: SpatialIndex[int] = SpatialIndex(halo_m=halo)
+    for op, key, shape, reach in ops:
+        if op == "remove":
+            index.remove(key)
+        else:
+            getattr(index, op)(key, shape, reach)
+    # the query points (written 360° away too, or at the first float west of -180°), with their
+    # reach, the halo's, a little over it; bad values too
+    points = [
+        (x, q.lat, q.radius_m + d)
+        for q, d in queries
+        for x in (q.lon, q.lon - 360.0, q.lon + 360.0, math.nextafter(-180.0, -math.inf))
+    ]
+    points += [(x, y, g) for x, y in more for g in (0.0, halo, halo * 1.0001 + 1e-9)]
+    points += [(0.0, math.nan, 1.0), (math.inf, 0.0, 1.0), (0.0, 0.0, -1.0), (0.0, 0.0, math.nan)]
+    xs, ys, gs = ([p[i] for p in points] for i in range(3))
+    assert index.declines_points(xs, ys, gs) == [index.declines(*p[:2], 0.0, p[2]) for p in points]
+    assert SpatialIndex().declines_points(xs, ys, gs) == [False] * len(points)

@@ -495,23 +495,22 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
         raise InvalidInput("updates", "must not be empty")
     presences = state.presences
     prefix = c.party + ":"
-    # key -> [the unit as of its last built record, the items after it]: a moved record is built
-    # only for a unit that a clearance may care about (it then goes into the scratch)
-    moves: dict[str, list[Any]] = {}
+    # First every update is checked and becomes its item, in turn; per item, its key, the unit as
+    # stored and the time of its fix (key -> the index of its latest item)
+    seen: dict[str, int] = {}
+    repeated: set[str] = set()
     items: list[list[Any]] = []
-    sc = Scratch(state)
-    scratch = sc.presences
-    affected: set[str] = set()
-    have_clearances = len(state.open_clearances) > 0
-    future = _future(state, now) if have_clearances else []
+    keys: list[str] = []
+    recs: list[PresenceRec] = []
+    times: list[float] = []
     limit = now + MAX_CLOCK_SKEW_S
     last_time: datetime | None = None  # the times of a batch are often one instant: convert once
     ts = 0.0
     ts_s = ""
     for i, u in enumerate(c.updates):
         key = prefix + u.id
-        move = moves.get(key)
-        if move is None:
+        j = seen.get(key)
+        if j is None:
             p = presences.get(key)
             if p is None:
                 raise NotFound(f"presence {u.id} not found (updates.{i}.id)")
@@ -521,7 +520,9 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
                 )
             fix = p.fix
         else:
-            fix = parse_time(move[1][-1][5]) if move[1] else move[0].fix
+            p = recs[j]
+            fix = parse_time(items[j][5])
+            repeated.add(key)
         unc = u.uncertainty_m
         if not (isinstance(unc, (int, float)) and 0.0 <= unc < math.inf):
             raise InvalidInput(f"updates.{i}.uncertainty_m", "must be a finite number >= 0")
@@ -547,29 +548,66 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
                     "datum_warning": pos.datum_warning,
                 }
             )
+        seen[key] = len(items)
         items.append(item)
+        keys.append(key)
+        recs.append(p)
+        times.append(ts)
+    events = [_ev("positions_updated", now, c.party, updates=items)]
+    open_index = state.open_clearances
+    if not len(open_index):
+        return events
+    # Then the clearances the moves may change, in turn. Those of a move that the open-clearance
+    # index's halo declines are none when no clearance names the unit and none starts later;
+    # only the other moves, and every move of a unit that moves more than once, are looked at.
+    future = _future(state, now)
+    linked = state.presence_clearances
+    reaches = [
+        _unit_reach(item[3] + item[4], p.speed, ts, now)
+        for item, p, ts in zip(items, recs, times, strict=True)
+    ]
+    declined = open_index.declines_points(
+        [float(item[1]) for item in items], [float(item[2]) for item in items], reaches
+    )
+    if future:
+        visit: Iterable[int] = range(len(items))
+    else:
+        visit = [
+            i for i, key in enumerate(keys) if not declined[i] or key in linked or key in repeated
+        ]
+    # key -> [the unit as of its last built record, the items after it]: a moved record is built
+    # only for a unit that a clearance may care about (it then goes into the scratch)
+    moves: dict[str, list[Any]] = {}
+    sc = Scratch(state)
+    scratch = sc.presences
+    affected: set[str] = set()
+    for i in visit:
+        key = keys[i]
+        item = items[i]
+        move = moves.get(key)
         if move is None:
-            move = moves[key] = [p, [item]]
+            move = moves[key] = [recs[i], [item]]
         else:
             move[1].append(item)
-        if have_clearances:
-            shape = Disc(float(item[1]), float(item[2]), 0.0)
+        speed = move[0].speed
+        if declined[i] and not linked.get(key) and not (future and speed > 0.0):
+            hit: set[str] = set()  # what _affected_by_unit finds
+        else:
             hit = _affected_by_unit(
                 state,
                 key,
-                shape,
-                unc=float(unc) + added,
-                speed=move[0].speed,
-                fix=ts,
+                Disc(float(item[1]), float(item[2]), 0.0),
+                unc=item[3] + item[4],
+                speed=speed,
+                fix=times[i],
                 now=now,
                 future=future,
             )
-            if hit:
-                new = scratch[key] = _built(move)
-                affected |= _may_change(state, new, hit, now)
-            elif key in scratch:
-                scratch[key] = _built(move)
-    events = [_ev("positions_updated", now, c.party, updates=items)]
+        if hit:
+            new = scratch[key] = _built(move)
+            affected |= _may_change(state, new, hit, now)
+        elif key in scratch:
+            scratch[key] = _built(move)
     if affected:
         # a unit neither near an affected clearance before nor after its move is not in the
         # scratch: the index's old position is as far from every clearance as the new one

@@ -420,24 +420,26 @@ def _shared(table: dict[Any, _V], key: Any, value: _V) -> _V:
 
 
 def _same_float(a: object, b: float) -> bool:
-    return type(a) is float and a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    # equal non-zero floats have one sign; only zeros need their signs compared
+    return (
+        type(a) is float and a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
+    )
 
 
 def compact_input(sent: Any, lon: float, lat: float) -> Any:
     """``_LONLAT`` for the GeoJSON Point ``{"type": "Point", "coordinates": [lon, lat]}`` of the
     record's own coordinates (keys in that order, two floats equal to lon/lat, signs included);
     anything else as it is. PresenceRec.input undoes it."""
-    if type(sent) is dict and len(sent) == 2:
-        it = iter(sent)
-        if next(it) == "type" and next(it) == "coordinates" and sent["type"] == "Point":
-            coords = sent["coordinates"]
-            if (
-                type(coords) is list
-                and len(coords) == 2
-                and _same_float(coords[0], lon)
-                and _same_float(coords[1], lat)
-            ):
-                return _LONLAT
+    if type(sent) is dict and len(sent) == 2 and sent.get("type") == "Point":
+        coords = sent.get("coordinates")  # so the two keys are "type" and "coordinates"
+        if (
+            type(coords) is list
+            and len(coords) == 2
+            and next(iter(sent)) == "type"
+            and _same_float(coords[0], lon)
+            and _same_float(coords[1], lat)
+        ):
+            return _LONLAT
     return sent
 
 
@@ -484,12 +486,12 @@ class State:
         return max(self.speed_counts) if self.speed_counts else 0.0
 
     def index_presence(self, p: PresenceRec) -> None:
-        if p.is_unit:
+        if p.kind == "unit":  # p.is_unit
             # units sit in their index with their last uncertainty only (a move then stays in
             # one grid cell); queries add the growth bound TRACK_MAX_UNCERTAINTY_M instead
-            reach = p.unc
+            reach = p.uncertainty_m + p.added_m  # p.unc
             if p.area is None:
-                self.units.move(p.key, Disc(p.lon, p.lat, 0.0), reach)
+                self.units.move_disc(p.key, p.lon, p.lat, 0.0, reach)
             else:
                 self.units.insert(p.key, p.area, reach)
             self.stale_bands.track(p)

@@ -20,6 +20,10 @@ may lie within ``halo_m`` of some point of it. A query of a disc whose radius + 
 ``halo_m``, from a cell no entry's halo covers, is answered "none" with one dict lookup (the open
 clearances are indexed so: most units are far from all of them). How the halo is marked, and why
 it never hides a key the query would return, is in :meth:`SpatialIndex._halo_cells`.
+:meth:`SpatialIndex.declines_points` gives that answer for a batch of points at once.
+
+A moving point (:meth:`SpatialIndex.move_disc`, a unit's fix) that stays in its level-0 cell, in an
+index without a halo, only has its box replaced: the structure is the one a fresh insert builds.
 
 Correctness rests on :func:`bounds`: every box it returns contains the shape grown by ``grow_m``
 metres geodesically (WGS84), never less. Two shapes within ``d`` of each other, one grown by its
@@ -268,7 +272,7 @@ def bounds(shape: Shape, grow_m: float = 0.0) -> list[Box]:
 
 
 class _Level:
-    __slots__ = ("h", "inv_h", "max_scale", "ncols", "nrows", "scale")
+    __slots__ = ("h", "inv_h", "max_scale", "ncols", "ncols_array", "nrows", "scale", "scale_array")
 
     def __init__(self, h: float) -> None:
         self.h = h
@@ -284,6 +288,8 @@ class _Level:
         self.ncols = ncols
         self.scale = [n / 360.0 for n in ncols]
         self.max_scale = max(self.scale)
+        self.scale_array = np.asarray(self.scale, dtype=np.float64)
+        self.ncols_array = np.asarray(ncols, dtype=np.int64)
 
 
 @cache
@@ -557,6 +563,40 @@ class SpatialIndex(Generic[K]):
                 out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
         return tuple(out)
 
+    def declines(self, lon: float, lat: float, radius_m: float, d: float) -> bool:
+        """Whether the halo answers ``query(Disc(lon, lat, radius_m), d)``: True when that query
+        is valid (what :func:`_bounds` checks) and is known to find nothing, from one lookup;
+        False when the query must look (or would refuse its arguments)."""
+        return (
+            self._halo_m > 0.0
+            and type(d) is float
+            and 0.0 <= d < _INF
+            and 0.0 <= radius_m < _INF
+            and -90.0 <= lat <= 90.0
+            and -_INF < lon < _INF
+            and self._outside_halo(lon, lat, radius_m + d)
+        )
+
+    def declines_points(
+        self, lons: Sequence[float], lats: Sequence[float], d: Sequence[float]
+    ) -> list[bool]:
+        """``[declines(lons[i], lats[i], 0.0, d[i]) for each i]`` for floats, with the cells of
+        :meth:`_outside_halo` computed in arrays, by the same floating-point operations (numpy's
+        ``mod`` is Python's ``%``)."""
+        n = len(lons)
+        if not self._halo_m > 0.0 or self._halo_wide or not n:
+            return [False] * n
+        x = np.array(lons, dtype=np.float64)
+        y = np.array(lats, dtype=np.float64)
+        g = np.array(d, dtype=np.float64)
+        ok = (g >= 0.0) & (g <= self._halo_m) & (y >= -90.0) & (y <= 90.0) & np.isfinite(x)
+        lv = self._levels[0]
+        r = np.minimum(((np.where(ok, y, 0.0) + 90.0) * lv.inv_h).astype(np.int64), lv.nrows - 1)
+        c = (np.mod(np.where(ok, x, 0.0) + 180.0, 360.0) * lv.scale_array[r]).astype(np.int64)
+        codes = (r << _COL_BITS) | np.minimum(c, lv.ncols_array[r] - 1)
+        halo = self._halo
+        return [o and code not in halo for o, code in zip(ok.tolist(), codes.tolist(), strict=True)]
+
     def _outside_halo(self, lon: float, lat: float, g: float) -> bool:
         """Whether a query disc at (lon, lat) with radius + d = ``g`` is known to find nothing."""
         if g > self._halo_m or self._halo_wide:
@@ -579,10 +619,48 @@ class SpatialIndex(Generic[K]):
 
     def move(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
         """Same as :meth:`insert`; a Disc that stays in its cell costs a few dict operations."""
-        if type(shape) is Disc and type(reach_m) is float and 0.0 <= reach_m < _INF:
-            self._set(key, _disc_bounds(shape, reach_m, "shape"))
+        if type(shape) is Disc:
+            self.move_disc(key, shape.lon, shape.lat, shape.radius_m, reach_m)
         else:
             self.insert(key, shape, reach_m)
+
+    def move_disc(self, key: K, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
+        """Exactly ``insert(key, Disc(lon, lat, radius_m), reach_m)`` (the same structure, the
+        same errors), without building the Disc when it need not be built: in an index without a
+        halo, an entry in one level-0 cell whose new box lies in that cell too only has its box
+        replaced. The box is :func:`_grow`'s, computed here for a box that touches neither a pole
+        nor the antimeridian (the only case in which :func:`_grow` keeps its one box as it is)."""
+        if (
+            not self._halo_m
+            and type(reach_m) is float
+            and 0.0 <= reach_m < _INF
+            and 0.0 <= radius_m < _INF
+            and -90.0 <= lat <= 90.0
+            and -_INF < lon < _INF
+        ):
+            g = (radius_m + reach_m) * _SLACK
+            dlat = g / _M_PER_DEG + _EPS_DEG
+            s = lat - dlat
+            n = lat + dlat
+            if s > -90.0 and n < 90.0:
+                phi = -s if -s > n else n
+                dlon = g / (_M_PER_DEG * math.cos(math.radians(phi))) + _EPS_DEG
+                w = lon - dlon
+                e = lon + dlon
+                if e - w < 360.0 and -180.0 <= w < 180.0 and e <= 180.0:
+                    # _single_cell((w, s, e, n)), and is it the entry's one cell?
+                    lv = self._levels[0]
+                    inv_h = lv.inv_h
+                    r = int((s + 90.0) * inv_h)
+                    if r == int((n + 90.0) * inv_h) and r < lv.nrows:
+                        sc = lv.scale[r]
+                        c = int((w + 180.0) * sc)
+                        if c == int((e + 180.0) * sc) and c < lv.ncols[r]:
+                            code = (r << _COL_BITS) | c
+                            if self._entries.get(key) == code:
+                                self._cells[0][code][key] = (w, s, e, n)
+                                return
+        self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
     def insert_points(
         self, keys: Sequence[K], lons: np.ndarray, lats: np.ndarray, reach_m: np.ndarray
@@ -687,16 +765,11 @@ class SpatialIndex(Generic[K]):
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
         out: set[K] = set()
         if (
-            self._halo_m > 0.0
+            self._halo_m > 0.0  # (no call at all for an index without a halo)
             and type(shape) is Disc
-            and type(d) is float
-            and 0.0 <= d < _INF
-            and 0.0 <= shape.radius_m < _INF
-            and -90.0 <= shape.lat <= 90.0
-            and -_INF < shape.lon < _INF
-            and self._outside_halo(shape.lon, shape.lat, shape.radius_m + d)
+            and self.declines(shape.lon, shape.lat, shape.radius_m, d)
         ):
-            return out  # a valid query (what _bounds checks) that the halo answers
+            return out
         boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
         for level, count in enumerate(self._level_count):
