@@ -555,7 +555,7 @@ class AccordHTTP:
 
     def restart_s(self) -> float:
         """Stop the server (it snapshots at shutdown) and time its start until it answers."""
-        self.server.stop()
+        self.server.stop(timeout=600)
         t0 = time.perf_counter()
         self.server.start(timeout=600)
         return time.perf_counter() - t0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -255,6 +256,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised once uvicorn has shut down (so that the runtime closes as on Ctrl-C)."""
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -262,9 +271,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     policy = ProbePolicy(args.probe_budget, args.request_budget)
     basemap = Path(args.basemap) if args.basemap else None
-    with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
-        print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
-        uvicorn.run(rt.app, host=args.host, port=args.port, **UVICORN_OPTIONS)
+    # uvicorn shuts down on SIGTERM and then raises it again for the handler it found: without
+    # one of ours, the process would die there, before the runtime snapshots and closes the store
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
+            print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
+            uvicorn.run(rt.app, host=args.host, port=args.port, **UVICORN_OPTIONS)
+    except _Terminated:
+        print("accord: stopped (SIGTERM)", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -174,9 +174,7 @@ class Service:
         self._changed = threading.Condition(threading.Lock())
         self._failed: BaseException | None = None
         self.signer = self._load_signer()
-        self.state, self.tree, self.restored = self._restore()
-        if policy is not None:
-            self.state.policy = policy
+        self.state, self.tree, self.restored = self._restore(policy)
         self._durable = self.tree.size
         self._since_snapshot = 0
         self._head: SignedTreeHead | None = None
@@ -206,10 +204,12 @@ class Service:
             return signer
         return Signer.from_seed(seed)
 
-    def _restore(self) -> tuple[State, MerkleTree, int]:
+    def _restore(self, policy: ProbePolicy | None) -> tuple[State, MerkleTree, int]:
         """State and tree from the latest snapshot and the log after it. A snapshot this version
         does not read (an older format) or a damaged one is only a cache: it is left aside, with a
-        warning, and the whole log is replayed.
+        warning, and the whole log is replayed, under ``policy`` already (without a request
+        budget, evolve keeps no list of each party's requests of the last hour, which costs a
+        replay of a party's many requests time quadratic in their number).
 
         The cyclic garbage collector is paused meanwhile (a restore makes millions of objects and
         no garbage cycles: each collection would go over all of them), and the restored objects
@@ -218,14 +218,14 @@ class Service:
         paused = gc.isenabled()
         gc.disable()
         try:
-            restored = self._restore_unpaused()
+            restored = self._restore_unpaused(policy)
         finally:
             if paused:
                 gc.enable()
         gc.freeze()
         return restored
 
-    def _restore_unpaused(self) -> tuple[State, MerkleTree, int]:
+    def _restore_unpaused(self, policy: ProbePolicy | None) -> tuple[State, MerkleTree, int]:
         snap = self.store.latest_snapshot()
         state: State | None = None
         start = 0
@@ -247,6 +247,8 @@ class Service:
                 state = None
         if state is None:
             state = State.empty()
+        if policy is not None:
+            state.policy = policy
         replayed = 0
         for rec in self.store.read(start):
             state = evolve(state, json.loads(rec.event))

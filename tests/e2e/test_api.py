@@ -14,6 +14,8 @@ import httpx
 import pytest
 from tests.support.server import ServerProcess, problem, register
 
+from accord.store import SQLiteStore
+
 NOW = datetime.now(UTC)
 
 
@@ -348,6 +350,29 @@ def test_restart_keeps_everything(make_server: Any, tmp_path: Any) -> None:
     assert again["status"] == "conflict" and again["version"] == cl["version"]
     head2 = httpx.get(f"{s2.base_url}/v1/log/head").json()
     assert head2["tree_size"] == head1["tree_size"] and head2["root_hash"] == head1["root_hash"]
+
+
+def test_sigterm_stops_the_server_as_ctrl_c_does_with_a_snapshot(
+    make_server: Any, tmp_path: Any
+) -> None:
+    """SIGTERM (what a service manager sends) shuts the server down gracefully: the state is
+    snapshotted at the end of the log and the store closed, so a restart replays nothing (uvicorn
+    raises the signal again once it has shut down, which killed the process before that)."""
+    data = tmp_path / "term"
+    s1 = make_server(data)
+    north = register(s1, "north")["north"]
+    for _ in range(5):
+        north.post("/v1/heartbeat", json={}).raise_for_status()
+    size = httpx.get(f"{s1.base_url}/v1/log/head").json()["tree_size"]
+    s1.stop()
+    assert s1.proc is not None and s1.proc.returncode == 0, s1.output()
+    assert "accord: stopped (SIGTERM)" in s1.output()
+    store = SQLiteStore(data / "accord.db")
+    try:
+        snap = store.latest_snapshot()
+        assert snap is not None and snap.upto_index == size == store.next_index()
+    finally:
+        store.close()
 
 
 def test_kill9_under_concurrent_writes_loses_nothing_acknowledged(

@@ -16,7 +16,7 @@ from tests.unit.core.conftest import LAT0, LON0, derived, offset, point, rect
 
 from accord.core import commands as cmd
 from accord.core.decide import evolve
-from accord.core.model import Disclosure
+from accord.core.model import Disclosure, ProbePolicy
 from accord.core.state import State, fingerprint, to_snapshot
 from accord.errors import StorageError
 from accord.geo.location import parse_location
@@ -248,3 +248,45 @@ def test_r15_a_snapshot_that_cannot_be_serialised_stores_nothing_and_says_so(
         assert service.store.latest_snapshot() == before
     finally:
         service.close()
+
+
+def test_r14_r15_the_log_is_replayed_under_the_services_budgets(tmp_path: Path) -> None:
+    """A service without a request budget keeps no list of each party's requests of the last
+    hour (R14); its restart replays the log under that policy too, to the same state. (Replayed
+    under the default budget, the lists were rebuilt, at a cost quadratic in a party's requests:
+    a restart of a few thousand requests took seconds.)"""
+    data = tmp_path / "data"
+    policy = ProbePolicy(0, 0)
+    clock = Clock()
+    service = Service(open_store("sqlite://", data), clock, policy)
+    try:
+        service.execute(cmd.RegisterParty("admin", "alpha", "ALPHA"))
+        for i in range(150):  # more than the default budget of an hour
+            lon, lat = offset(LON0, LAT0, 300.0 * i, 0.0)
+            service.execute(
+                cmd.RequestClearance(
+                    "alpha",
+                    None,
+                    Disc(lon, lat, 100.0),
+                    point(lon, lat),
+                    100.0,
+                    None,
+                    500.0,
+                    clock.now,
+                    clock.now + timedelta(hours=1),
+                    "",
+                    (),
+                )
+            )
+        assert service.state.requests == {}
+        live = fingerprint(service.state)
+        size = service.tree.size
+    finally:
+        service.close()
+    again = Service(open_store("sqlite://", data), Clock(), policy)  # no snapshot: a replay
+    try:
+        assert again.restored == size
+        assert again.state.requests == {}
+        assert fingerprint(again.state) == live
+    finally:
+        again.close()

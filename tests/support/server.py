@@ -71,7 +71,8 @@ class ServerProcess:
         raise RuntimeError(f"server did not start: {self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.data_dir / f"server-{self.port}.log").read_text(errors="replace")
 
     def close_clients(self) -> None:
@@ -79,12 +80,14 @@ class ServerProcess:
             client.close()
         self._clients.clear()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, and SIGKILL if the server has not exited after ``timeout`` seconds (it
+        snapshots its state before it exits: tens of seconds at 10^6 presences)."""
         self.close_clients()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
