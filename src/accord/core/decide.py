@@ -557,9 +557,11 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     open_index = state.open_clearances
     if not len(open_index):
         return events
-    # Then the clearances the moves may change, in turn. Those of a move that the open-clearance
-    # index's halo declines are none when no clearance names the unit and none starts later;
-    # only the other moves, and every move of a unit that moves more than once, are looked at.
+    # Then the clearances the moves may change, in turn. A move can change none when the
+    # open-clearance index's halo declines it, no clearance names the unit, and no later window
+    # matters (none starts later, or the unit is still): _affected_by_unit would find nothing.
+    # Only the other moves are looked at, and every move of a unit that moves more than once
+    # (its record is built from all of them).
     future = _future(state, now)
     linked = state.presence_clearances
     reaches = [
@@ -569,12 +571,11 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     declined = open_index.declines_points(
         [float(item[1]) for item in items], [float(item[2]) for item in items], reaches
     )
-    if future:
-        visit: Iterable[int] = range(len(items))
-    else:
-        visit = [
-            i for i, key in enumerate(keys) if not declined[i] or key in linked or key in repeated
-        ]
+    looks = [
+        not declined[i] or bool(linked.get(key)) or (bool(future) and recs[i].speed > 0.0)
+        for i, key in enumerate(keys)
+    ]
+    visit = [i for i, key in enumerate(keys) if looks[i] or key in repeated]
     # key -> [the unit as of its last built record, the items after it]: a moved record is built
     # only for a unit that a clearance may care about (it then goes into the scratch)
     moves: dict[str, list[Any]] = {}
@@ -589,8 +590,7 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
             move = moves[key] = [recs[i], [item]]
         else:
             move[1].append(item)
-        speed = move[0].speed
-        if declined[i] and not linked.get(key) and not (future and speed > 0.0):
+        if not looks[i]:
             hit: set[str] = set()  # what _affected_by_unit finds
         else:
             hit = _affected_by_unit(
@@ -598,7 +598,7 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
                 key,
                 Disc(float(item[1]), float(item[2]), 0.0),
                 unc=item[3] + item[4],
-                speed=speed,
+                speed=recs[i].speed,
                 fix=times[i],
                 now=now,
                 future=future,
