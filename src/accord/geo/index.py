@@ -627,9 +627,8 @@ class SpatialIndex(Generic[K]):
     def move_disc(self, key: K, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
         """Exactly ``insert(key, Disc(lon, lat, radius_m), reach_m)`` (the same structure, the
         same errors), without building the Disc when it need not be built: in an index without a
-        halo, an entry in one level-0 cell whose new box lies in that cell too only has its box
-        replaced. The box is :func:`_grow`'s, computed here for a box that touches neither a pole
-        nor the antimeridian (the only case in which :func:`_grow` keeps its one box as it is)."""
+        halo, an entry in one level-0 cell whose new box (:func:`_grow`'s) lies in that cell too
+        only has its box replaced, as :meth:`_place_entry` does."""
         if (
             not self._halo_m
             and type(reach_m) is float
@@ -638,28 +637,12 @@ class SpatialIndex(Generic[K]):
             and -90.0 <= lat <= 90.0
             and -_INF < lon < _INF
         ):
-            g = (radius_m + reach_m) * _SLACK
-            dlat = g / _M_PER_DEG + _EPS_DEG
-            s = lat - dlat
-            n = lat + dlat
-            if s > -90.0 and n < 90.0:
-                phi = -s if -s > n else n
-                dlon = g / (_M_PER_DEG * math.cos(math.radians(phi))) + _EPS_DEG
-                w = lon - dlon
-                e = lon + dlon
-                if e - w < 360.0 and -180.0 <= w < 180.0 and e <= 180.0:
-                    # _single_cell((w, s, e, n)), and is it the entry's one cell?
-                    lv = self._levels[0]
-                    inv_h = lv.inv_h
-                    r = int((s + 90.0) * inv_h)
-                    if r == int((n + 90.0) * inv_h) and r < lv.nrows:
-                        sc = lv.scale[r]
-                        c = int((w + 180.0) * sc)
-                        if c == int((e + 180.0) * sc) and c < lv.ncols[r]:
-                            code = (r << _COL_BITS) | c
-                            if self._entries.get(key) == code:
-                                self._cells[0][code][key] = (w, s, e, n)
-                                return
+            boxes = _grow(lon, lon, lat, lat, radius_m + reach_m)
+            if len(boxes) == 1:
+                code = self._single_cell(boxes[0])
+                if code >= 0 and self._entries.get(key) == code:
+                    self._cells[0][code][key] = boxes[0]
+                    return
         self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
     def insert_points(
