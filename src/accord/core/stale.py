@@ -205,6 +205,17 @@ class StaleBands:
             self._queued[key] = due
             heapq.heappush(self._heap, (due, key))
 
+    def moved(self, p: PresenceRec, old_fix: float) -> None:
+        """:meth:`track` of unit ``p`` after a move from its fix at ``old_fix`` (positions_updated),
+        without looking up its heap entry when track would leave it as it is: the unit is on
+        level 0 and its fix did not go back. Such a unit with a speed up to FAST_MPS has its one
+        valid entry at or before its due time ``fix + _DUE[0] / speed``, which a later fix only
+        makes later; one without a speed has no entry, and none faster is on level 0 (track and
+        track_all put it on TOP). A move does not change the speed."""
+        if p.fix >= old_fix and p.key not in self._level:
+            return
+        self.track(p)
+
     def track_all(self, recs: Iterable[PresenceRec]) -> None:
         """:meth:`track` of each unit of ``recs`` (distinct), for a state being built."""
         if self._queued or self._level or self._heap:

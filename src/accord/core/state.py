@@ -485,7 +485,9 @@ class State:
     def max_speed(self) -> float:
         return max(self.speed_counts) if self.speed_counts else 0.0
 
-    def index_presence(self, p: PresenceRec) -> None:
+    def index_presence(self, p: PresenceRec, old_fix: float | None = None) -> None:
+        """Put ``p`` into the derived structures, replacing what they held for its key.
+        ``old_fix``: the fix unit ``p`` had before a move (StaleBands.moved)."""
         if p.kind == "unit":  # p.is_unit
             # units sit in their index with their last uncertainty only (a move then stays in
             # one grid cell); queries add the growth bound TRACK_MAX_UNCERTAINTY_M instead
@@ -494,7 +496,10 @@ class State:
                 self.units.move_disc(p.key, p.lon, p.lat, 0.0, reach)
             else:
                 self.units.insert(p.key, p.area, reach)
-            self.stale_bands.track(p)
+            if old_fix is None:
+                self.stale_bands.track(p)
+            else:
+                self.stale_bands.moved(p, old_fix)
         elif p.area is None:
             self.sites.insert(p.key, Disc(p.lon, p.lat, 0.0), p.unc)
         else:

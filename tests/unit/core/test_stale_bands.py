@@ -353,6 +353,27 @@ def test_r6_a_unit_that_reports_again_leaves_the_stale_bands() -> None:
     assert bands._level == {"bravo:u1": 1}
 
 
+@pytest.mark.parametrize("speed", [None, 0.0, 30.0, 250_000.0])
+@pytest.mark.parametrize("step", [-600.0, 0.0, 1.0, 7_200.0])
+def test_r6_a_move_schedules_what_tracking_the_unit_anew_schedules(
+    speed: float | None, step: float
+) -> None:
+    """A move keeps a unit's heap entry without looking it up only while that entry stays valid
+    (StaleBands.moved): the bands after moves to a later, the same, or an earlier fix (evolve
+    does not refuse one), from level 0 or from a band, are those a restore builds."""
+    lon, lat = 71.0, 34.9
+    s = _state(_upsert(1, lon, lat, 10.0, speed, T0), _upsert(2, lon, lat, 10.0, speed, T0))
+    fix = T0
+    for at in (T0 + 60.0, T0 + 7_200.0):  # on level 0, then in a band (at 30 m/s)
+        s.stale_bands.advance(at, s.presences)
+        fix += step
+        s = evolve(s, _move(1, lon, lat, 10.0, fix))
+        restored = from_snapshot(to_snapshot(s))
+        for t in (s, restored):  # (the bands are a function of the units and of that time)
+            t.stale_bands.advance(at, t.presences)
+        assert derived(s) == derived(restored)
+
+
 def test_r6_a_removed_unit_is_no_candidate_and_a_new_one_under_its_id_starts_over() -> None:
     """R6: a removed stale unit leaves the bands and the schedule; an upsert under the same id
     is tracked from its own fix only."""
