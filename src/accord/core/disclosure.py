@@ -106,9 +106,11 @@ def _presence_point(p: PresenceRec) -> tuple[float, float]:
 
 
 def shape_reasons(state: State, reasons: Iterable[Reason], viewer: str) -> list[dict[str, Any]]:
-    """Reasons as ``viewer`` may see them (deduplicated: conflict-only ones read per party)."""
+    """Reasons as ``viewer`` may see them, each shown once (so conflict-only ones read as one per
+    party: what is left of them is equal)."""
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    # the shown reasons by code, party and presence: only reasons alike in those can be equal
+    seen: dict[tuple[object, object, object], list[dict[str, Any]]] = {}
     for r in reasons:
         if r.presence is not None and r.party is not None:
             lvl = _level_of(state, r.party, r.presence, viewer)
@@ -123,10 +125,15 @@ def shape_reasons(state: State, reasons: Iterable[Reason], viewer: str) -> list[
                 shaped = {"code": r.code, "party": r.party}
         else:
             shaped = r.to_json()
-        k = repr(sorted(shaped.items(), key=lambda kv: kv[0]))
-        if k not in seen:
-            seen.add(k)
-            out.append(shaped)
+        tag = (shaped["code"], shaped.get("party"), shaped.get("presence"))
+        alike = seen.get(tag)
+        if alike is None:
+            seen[tag] = [shaped]
+        elif shaped in alike:
+            continue
+        else:
+            alike.append(shaped)
+        out.append(shaped)
     return out
 
 
