@@ -21,7 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from accord.core.model import Disclosure, Level, Reason, fmt_time, parse_time, shape_from_json
+from accord.core.model import (
+    Disclosure,
+    Level,
+    Reason,
+    fmt_time,
+    parse_time,
+    reasons_of,
+    shape_from_json,
+)
 from accord.core.state import ClearanceRec, PresenceRec, State, presence_key
 from accord.errors import InvalidInput
 from accord.geo.cells import CoarseCell, coarse_cell
@@ -135,10 +143,6 @@ def shape_reasons(state: State, reasons: Iterable[Reason], viewer: str) -> list[
             alike.append(shaped)
         out.append(shaped)
     return out
-
-
-def _reasons_from_event(e: Event) -> list[Reason]:
-    return [Reason.from_json(r) for r in e.get("reasons", ())]
 
 
 def _all_reasons_visible(state: State, reasons: Sequence[Reason], viewer: str) -> bool:
@@ -513,7 +517,7 @@ def may_see_raw(state: State, event: Event, viewer: str) -> bool:
         c = state.clearances.get(event.get("clearance") or event.get("id") or "")
         if c is None or not _may_see_clearance(c, viewer):
             return False
-        return _all_reasons_visible(state, _reasons_from_event(event), viewer)
+        return _all_reasons_visible(state, reasons_of(event.get("reasons", ())), viewer)
     if kind == "alert_raised":
         return party == viewer
     if kind in _ALERT:
@@ -553,7 +557,7 @@ def event_view(state: State, event: Event, viewer: str) -> dict[str, Any] | None
             return None
         out = dict(event)
         if "reasons" in event:
-            out["reasons"] = shape_reasons(state, _reasons_from_event(event), viewer)
+            out["reasons"] = shape_reasons(state, reasons_of(event["reasons"]), viewer)
         return out
     if kind in ("alert_raised", "alert_unacknowledged", "probe_warning", *_ALERT):
         return dict(event) if may_see_raw(state, event, viewer) else None

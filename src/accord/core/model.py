@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
@@ -39,9 +39,12 @@ __all__ = [
     "PointGeometry",
     "ProbePolicy",
     "Reason",
+    "ReasonList",
     "Verdict",
     "fmt_time",
+    "freeze_json",
     "parse_time",
+    "reasons_of",
     "shape_from_json",
     "shape_to_json",
     "to_epoch",
@@ -255,7 +258,7 @@ class Reason:
             party=obj.get("party"),
             presence=obj.get("presence"),
             distance_m=None if d is None else float(d),
-            geometry=None if g is None else _freeze_json(g),
+            geometry=None if g is None else freeze_json(g),
             layers=tuple(obj.get("layers", ())),
             alert=obj.get("alert"),
             clearance=obj.get("clearance"),
@@ -268,7 +271,27 @@ class Reason:
         return (self.code, self.party, self.presence, self.layers, self.alert, self.clearance)
 
 
-def _freeze_json(obj: Any) -> Any:
+class ReasonList(list[dict[str, Any]]):
+    """A verdict's reasons as an event carries them, their JSON, with the reasons themselves:
+    applying the event takes those (:func:`reasons_of`) instead of reading the JSON back. They
+    are what reading it back gives (``Reason.from_json(r.to_json()) == r``, a point's geometry a
+    :class:`PointGeometry` of floats, any other with every number a float)."""
+
+    __slots__ = ("reasons",)
+
+    def __init__(self, reasons: tuple[Reason, ...]) -> None:
+        super().__init__([r.to_json() for r in reasons])
+        self.reasons = reasons
+
+
+def reasons_of(obj: Sequence[Mapping[str, Any]]) -> tuple[Reason, ...]:
+    """The reasons of an event's ``reasons``: a :class:`ReasonList`'s own, or read from JSON."""
+    if type(obj) is ReasonList:
+        return obj.reasons
+    return tuple(Reason.from_json(r) for r in obj)
+
+
+def freeze_json(obj: Any) -> Any:
     """A copy of JSON ``obj`` with every number a float (a reason's geometry, as replayed)."""
     if type(obj) is dict and obj.get("type") == "Point" and len(obj) == 2:
         # the common geometry, a GeoJSON Point of two numbers: the loop below, unrolled
@@ -278,9 +301,9 @@ def _freeze_json(obj: Any) -> Any:
             if type(x) in (int, float) and type(y) in (int, float):
                 return PointGeometry(float(x), float(y))
     if isinstance(obj, Mapping):
-        return {str(k): _freeze_json(v) for k, v in obj.items()}
+        return {str(k): freeze_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_freeze_json(v) for v in obj]
+        return [freeze_json(v) for v in obj]
     if isinstance(obj, bool) or obj is None or isinstance(obj, str):
         return obj
     if isinstance(obj, (int, float)):

@@ -85,7 +85,7 @@ def _as_plain(obj: Any) -> Any:
             else:
                 out[k] = _as_plain(v)
         return out
-    if t is list or t is tuple:
+    if t is list or t is tuple or isinstance(obj, list):  # a subclass too (core's ReasonList)
         return [
             v
             if type(v) is str or type(v) is bool or v is None
