@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 
 from accord.errors import InvalidInput
 from accord.geo.shapes import Area, Corridor, Disc, Shape
+from accord.ledger.commitment import PlainList, plain_number
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -228,17 +229,28 @@ class Reason:
     clearance: str | None = None
     detail: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, plain: bool = False) -> dict[str, Any]:
+        """The reason's JSON; ``plain``: with each number as ``plain_number`` returns it, the form
+        ``canonical_json`` takes as it is (ValueError for a number it does not promise, or a
+        geometry other than a point)."""
         out: dict[str, Any] = {"code": self.code}
         if self.party is not None:
             out["party"] = self.party
         if self.presence is not None:
             out["presence"] = self.presence
         if self.distance_m is not None:
-            out["distance_m"] = self.distance_m
+            out["distance_m"] = plain_number(self.distance_m) if plain else self.distance_m
         g = self.geometry
         if g is not None:
-            out["geometry"] = g.to_json() if type(g) is PointGeometry else dict(g)
+            if type(g) is not PointGeometry:
+                if plain:
+                    raise ValueError("only a point's geometry is made plain here")
+                out["geometry"] = dict(g)
+            elif plain:
+                xy = [plain_number(g.lon), plain_number(g.lat)]
+                out["geometry"] = {"type": "Point", "coordinates": xy}
+            else:
+                out["geometry"] = g.to_json()
         if self.layers:
             out["layers"] = list(self.layers)
         if self.alert is not None:
@@ -271,16 +283,21 @@ class Reason:
         return (self.code, self.party, self.presence, self.layers, self.alert, self.clearance)
 
 
-class ReasonList(list[dict[str, Any]]):
+class ReasonList(PlainList):
     """A verdict's reasons as an event carries them, their JSON, with the reasons themselves:
     applying the event takes those (:func:`reasons_of`) instead of reading the JSON back. They
     are what reading it back gives (``Reason.from_json(r.to_json()) == r``, a point's geometry a
-    :class:`PointGeometry` of floats, any other with every number a float)."""
+    :class:`PointGeometry` of floats, any other with every number a float). The JSON is plain
+    where it can be (``Reason.to_json(plain=True)``), so that committing to the event does not
+    walk it again."""
 
     __slots__ = ("reasons",)
 
     def __init__(self, reasons: tuple[Reason, ...]) -> None:
-        super().__init__([r.to_json() for r in reasons])
+        try:
+            super().__init__([r.to_json(plain=True) for r in reasons], plain=True)
+        except ValueError:  # a number JCS writes with an exponent, an area's geometry
+            super().__init__([r.to_json() for r in reasons])
         self.reasons = reasons
 
 
