@@ -452,11 +452,11 @@ class Service:
         """Under the lock: number ``events`` from the tree's size, stamp their time, commit to
         each with a fresh salt, append the leaves to the tree and apply them; their records."""
         records: list[LogRecord] = []
-        stamp = format_timestamp(now)
         for event in events:
             index = self.tree.size
             event["log_index"] = index
-            event.setdefault("time", stamp)
+            if "time" not in event:  # decide's events carry theirs
+                event["time"] = format_timestamp(now)
             salt = new_salt()
             body = canonical_json(event)
             leaf = leaf_hash(commitment_of_canonical(salt, body))

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
 from accord.errors import InvalidInput
-from accord.geo.location import Position, Transformation, parse_location, position_from_text
+from accord.geo.location import (
+    Position,
+    Transformation,
+    _form,
+    _json_copy,
+    _point_copy,
+    parse_location,
+    position_from_text,
+)
 
 GEOD = Geod(ellps="WGS84")
 
@@ -195,3 +203,23 @@ def test_any_json_is_a_position_or_invalid_input(obj: object) -> None:
     assert -180 <= p.lon <= 180 and -90 <= p.lat <= 90
     assert p.added_uncertainty_m >= 0
     assert p.input == obj
+
+
+point_like = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Point", "Polygon"]) | json_scalars, "coordinates": field_values}
+) | st.dictionaries(st.sampled_from(["type", "coordinates", "x"]), field_values, max_size=3)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(point_like, location_like))
+def test_the_common_point_is_copied_as_the_general_copy_does(obj: dict[str, Any]) -> None:
+    """The fast copy of a two-member point (or none) is the general copy, member order and all,
+    and the general reading would take it as a point too."""
+    fast = _point_copy(obj)
+    if fast is None:
+        return
+    general = _json_copy(obj, "location")
+    assert isinstance(general, dict)
+    assert list(fast.items()) == list(general.items())
+    assert fast["coordinates"] is not obj["coordinates"]  # a copy, not the caller's list
+    assert _form(general, "location") == "point"

@@ -33,9 +33,10 @@ from accord.core.model import (
     PROBE_WINDOW_S,
     UNIT_HORIZON_M,
     Disclosure,
-    Reason,
+    ReasonList,
     fmt_time,
     parse_time,
+    reasons_of,
     shape_from_json,
     shape_to_json,
     to_epoch,
@@ -209,7 +210,7 @@ def _affected_by_unit(
 
 def _verdict_fields(ev: Evaluation) -> dict[str, Any]:
     return {
-        "reasons": [r.to_json() for r in ev.reasons],
+        "reasons": ReasonList(ev.reasons),
         "valid_until": None if ev.valid_until is None else fmt_time(ev.valid_until),
     }
 
@@ -1045,7 +1046,7 @@ def _set_verdict(s: State, c: ClearanceRec, e: Mapping[str, Any]) -> None:
     old = c.reasons
     c.status = e["status"]
     c.basis = e["basis"]
-    c.reasons = tuple(Reason.from_json(r) for r in e["reasons"])
+    c.reasons = reasons_of(e["reasons"])
     vu = e.get("valid_until")
     c.valid_until = None if vu is None else parse_time(vu)
     c.version = int(e["version"])

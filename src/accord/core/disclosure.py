@@ -21,7 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from accord.core.model import Disclosure, Level, Reason, fmt_time, parse_time, shape_from_json
+from accord.core.model import (
+    Disclosure,
+    Level,
+    Reason,
+    fmt_time,
+    parse_time,
+    reasons_of,
+    shape_from_json,
+)
 from accord.core.state import ClearanceRec, PresenceRec, State, presence_key
 from accord.errors import InvalidInput
 from accord.geo.cells import CoarseCell, coarse_cell
@@ -106,9 +114,11 @@ def _presence_point(p: PresenceRec) -> tuple[float, float]:
 
 
 def shape_reasons(state: State, reasons: Iterable[Reason], viewer: str) -> list[dict[str, Any]]:
-    """Reasons as ``viewer`` may see them (deduplicated: conflict-only ones read per party)."""
+    """Reasons as ``viewer`` may see them, each shown once (so conflict-only ones read as one per
+    party: what is left of them is equal)."""
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    # the shown reasons by code, party and presence: only reasons alike in those can be equal
+    seen: dict[tuple[object, object, object], list[dict[str, Any]]] = {}
     for r in reasons:
         if r.presence is not None and r.party is not None:
             lvl = _level_of(state, r.party, r.presence, viewer)
@@ -123,15 +133,16 @@ def shape_reasons(state: State, reasons: Iterable[Reason], viewer: str) -> list[
                 shaped = {"code": r.code, "party": r.party}
         else:
             shaped = r.to_json()
-        k = repr(sorted(shaped.items(), key=lambda kv: kv[0]))
-        if k not in seen:
-            seen.add(k)
-            out.append(shaped)
+        tag = (shaped["code"], shaped.get("party"), shaped.get("presence"))
+        alike = seen.get(tag)
+        if alike is None:
+            seen[tag] = [shaped]
+        elif shaped in alike:
+            continue
+        else:
+            alike.append(shaped)
+        out.append(shaped)
     return out
-
-
-def _reasons_from_event(e: Event) -> list[Reason]:
-    return [Reason.from_json(r) for r in e.get("reasons", ())]
 
 
 def _all_reasons_visible(state: State, reasons: Sequence[Reason], viewer: str) -> bool:
@@ -506,7 +517,7 @@ def may_see_raw(state: State, event: Event, viewer: str) -> bool:
         c = state.clearances.get(event.get("clearance") or event.get("id") or "")
         if c is None or not _may_see_clearance(c, viewer):
             return False
-        return _all_reasons_visible(state, _reasons_from_event(event), viewer)
+        return _all_reasons_visible(state, reasons_of(event.get("reasons", ())), viewer)
     if kind == "alert_raised":
         return party == viewer
     if kind in _ALERT:
@@ -546,7 +557,7 @@ def event_view(state: State, event: Event, viewer: str) -> dict[str, Any] | None
             return None
         out = dict(event)
         if "reasons" in event:
-            out["reasons"] = shape_reasons(state, _reasons_from_event(event), viewer)
+            out["reasons"] = shape_reasons(state, reasons_of(event["reasons"]), viewer)
         return out
     if kind in ("alert_raised", "alert_unacknowledged", "probe_warning", *_ALERT):
         return dict(event) if may_see_raw(state, event, viewer) else None

@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
 from accord.errors import InvalidInput
 from accord.geo.shapes import Area, Corridor, Disc, Shape
+from accord.ledger.commitment import PlainList, plain_number
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -39,9 +40,12 @@ __all__ = [
     "PointGeometry",
     "ProbePolicy",
     "Reason",
+    "ReasonList",
     "Verdict",
     "fmt_time",
+    "freeze_json",
     "parse_time",
+    "reasons_of",
     "shape_from_json",
     "shape_to_json",
     "to_epoch",
@@ -225,17 +229,28 @@ class Reason:
     clearance: str | None = None
     detail: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, plain: bool = False) -> dict[str, Any]:
+        """The reason's JSON; ``plain``: with each number as ``plain_number`` returns it, the form
+        ``canonical_json`` takes as it is (ValueError for a number it does not promise, or a
+        geometry other than a point)."""
         out: dict[str, Any] = {"code": self.code}
         if self.party is not None:
             out["party"] = self.party
         if self.presence is not None:
             out["presence"] = self.presence
         if self.distance_m is not None:
-            out["distance_m"] = self.distance_m
+            out["distance_m"] = plain_number(self.distance_m) if plain else self.distance_m
         g = self.geometry
         if g is not None:
-            out["geometry"] = g.to_json() if type(g) is PointGeometry else dict(g)
+            if type(g) is not PointGeometry:
+                if plain:
+                    raise ValueError("only a point's geometry is made plain here")
+                out["geometry"] = dict(g)
+            elif plain:
+                xy = [plain_number(g.lon), plain_number(g.lat)]
+                out["geometry"] = {"type": "Point", "coordinates": xy}
+            else:
+                out["geometry"] = g.to_json()
         if self.layers:
             out["layers"] = list(self.layers)
         if self.alert is not None:
@@ -255,7 +270,7 @@ class Reason:
             party=obj.get("party"),
             presence=obj.get("presence"),
             distance_m=None if d is None else float(d),
-            geometry=None if g is None else _freeze_json(g),
+            geometry=None if g is None else freeze_json(g),
             layers=tuple(obj.get("layers", ())),
             alert=obj.get("alert"),
             clearance=obj.get("clearance"),
@@ -268,7 +283,32 @@ class Reason:
         return (self.code, self.party, self.presence, self.layers, self.alert, self.clearance)
 
 
-def _freeze_json(obj: Any) -> Any:
+class ReasonList(PlainList):
+    """A verdict's reasons as an event carries them, their JSON, with the reasons themselves:
+    applying the event takes those (:func:`reasons_of`) instead of reading the JSON back. They
+    are what reading it back gives (``Reason.from_json(r.to_json()) == r``, a point's geometry a
+    :class:`PointGeometry` of floats, any other with every number a float). The JSON is plain
+    where it can be (``Reason.to_json(plain=True)``), so that committing to the event does not
+    walk it again."""
+
+    __slots__ = ("reasons",)
+
+    def __init__(self, reasons: tuple[Reason, ...]) -> None:
+        try:
+            super().__init__([r.to_json(plain=True) for r in reasons], plain=True)
+        except ValueError:  # a number JCS writes with an exponent, an area's geometry
+            super().__init__([r.to_json() for r in reasons])
+        self.reasons = reasons
+
+
+def reasons_of(obj: Sequence[Mapping[str, Any]]) -> tuple[Reason, ...]:
+    """The reasons of an event's ``reasons``: a :class:`ReasonList`'s own, or read from JSON."""
+    if type(obj) is ReasonList:
+        return obj.reasons
+    return tuple(Reason.from_json(r) for r in obj)
+
+
+def freeze_json(obj: Any) -> Any:
     """A copy of JSON ``obj`` with every number a float (a reason's geometry, as replayed)."""
     if type(obj) is dict and obj.get("type") == "Point" and len(obj) == 2:
         # the common geometry, a GeoJSON Point of two numbers: the loop below, unrolled
@@ -278,9 +318,9 @@ def _freeze_json(obj: Any) -> Any:
             if type(x) in (int, float) and type(y) in (int, float):
                 return PointGeometry(float(x), float(y))
     if isinstance(obj, Mapping):
-        return {str(k): _freeze_json(v) for k, v in obj.items()}
+        return {str(k): freeze_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_freeze_json(v) for v in obj]
+        return [freeze_json(v) for v in obj]
     if isinstance(obj, bool) or obj is None or isinstance(obj, str):
         return obj
     if isinstance(obj, (int, float)):

@@ -24,6 +24,7 @@ from accord.core.model import (
     PointGeometry,
     Reason,
     Verdict,
+    freeze_json,
 )
 from accord.core.stale import GLOBE_M
 from accord.core.state import (
@@ -241,7 +242,11 @@ def _overlaps(p: PresenceRec, ws: float, we: float) -> bool:
 
 def _geometry(p: PresenceRec) -> Mapping[str, Any]:
     if p.area is not None:
-        return dict(p.area_json) if isinstance(p.area_json, dict) else {"type": "Polygon"}
+        # as a replay reads it back (every number a float): the state is the same either way
+        frozen: Mapping[str, Any] = freeze_json(
+            p.area_json if isinstance(p.area_json, dict) else {"type": "Polygon"}
+        )
+        return frozen
     return PointGeometry(p.lon, p.lat)
 
 

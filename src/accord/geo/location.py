@@ -89,6 +89,26 @@ def _json_copy(value: object, path: str, depth: int = 0) -> object:
     raise InvalidInput(path, f"{type(value).__name__} is not a JSON value")
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
+def _point_copy(obj: Mapping[str, object]) -> dict[str, object] | None:
+    """What :func:`_json_copy` makes of ``obj`` when it is a plain dict of just ``type`` and
+    ``coordinates``, a plain list of scalars (the common GeoJSON point, sent by the thousand in
+    position updates), built without walking it; None for anything else."""
+    if type(obj) is not dict or len(obj) != 2 or "type" not in obj:
+        return None
+    coords = obj.get("coordinates")
+    if type(coords) is not list or type(obj["type"]) not in _SCALARS:
+        return None
+    for v in coords:
+        if type(v) not in _SCALARS:
+            return None
+    out = dict(obj)
+    out["coordinates"] = coords.copy()
+    return out
+
+
 def _number(v: object, path: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise InvalidInput(path, "expected a number")
@@ -169,9 +189,14 @@ def parse_location(obj: object, field: str = "location") -> Position:
     """Read a location in any form of SPEC.md "Locations"; raises :class:`InvalidInput` only."""
     if not isinstance(obj, Mapping):
         raise InvalidInput(field, f"expected an object: {_FORMS}")
-    sent = _json_copy(obj, field)
-    assert isinstance(sent, dict)
-    form = _form(sent, field)
+    sent = _point_copy(obj)
+    if sent is not None:
+        form = "point"  # what _form says of its two members
+    else:
+        copied = _json_copy(obj, field)
+        assert isinstance(copied, dict)
+        sent = copied
+        form = _form(sent, field)
     if form == "point":
         if sent["type"] != "Point":
             raise InvalidInput(f"{field}.type", "expected 'Point'")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -25,11 +25,13 @@ from accord.ledger.merkle import leaf_hash
 __all__ = [
     "MIN_SALT_BYTES",
     "SALT_BYTES",
+    "PlainList",
     "canonical_json",
     "commitment",
     "commitment_of_canonical",
     "event_leaf_hash",
     "new_salt",
+    "plain_number",
     "salt_from_hex",
 ]
 
@@ -43,11 +45,27 @@ MIN_SALT_BYTES = 16
 _MAX_SAFE_INT = 2**53 - 1
 
 
-class _NotPlain(Exception):
+class _NotPlain(ValueError):
     """Raised by :func:`_as_plain` for a value the fast path would not write as JCS."""
 
 
-def _plain_number(x: int | float) -> int | float:
+class PlainList(list[Any]):
+    """A list that may vouch for its items: when ``plain`` is true, each is already what
+    :func:`_as_plain` makes of it (every number as :func:`plain_number` returns it, every key
+    ASCII, plain containers), and :func:`canonical_json` takes them as they are. A builder that
+    knows its values' types makes them so for less than walking them would cost."""
+
+    __slots__ = ("plain",)
+
+    def __init__(self, items: Iterable[Any] = (), *, plain: bool = False) -> None:
+        super().__init__(items)
+        self.plain = plain
+
+
+def plain_number(x: int | float) -> int | float:
+    """``x`` as a plain JSON value holds it: an integral float as an ``int``; raises ValueError
+    for a number JCS would not write in plain decimal (an exponent, NaN, infinities, an integer
+    beyond ±(2**53 - 1))."""
     if type(x) is float:
         if x.is_integer():
             if -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
@@ -81,15 +99,17 @@ def _as_plain(obj: Any) -> Any:
             if tv is str or tv is bool or v is None:
                 out[k] = v
             elif tv is float or tv is int:
-                out[k] = _plain_number(v)
+                out[k] = plain_number(v)
             else:
                 out[k] = _as_plain(v)
         return out
-    if t is list or t is tuple:
+    if t is not list and t is not tuple and isinstance(obj, PlainList) and obj.plain:
+        return obj
+    if t is list or t is tuple or isinstance(obj, list):  # a subclass too
         return [
             v
             if type(v) is str or type(v) is bool or v is None
-            else _plain_number(v)
+            else plain_number(v)
             if type(v) is float or type(v) is int
             else _as_plain(v)
             for v in obj
@@ -97,7 +117,7 @@ def _as_plain(obj: Any) -> Any:
     if t is str or t is bool or obj is None:
         return obj
     if t is float or t is int:
-        return _plain_number(obj)
+        return plain_number(obj)
     raise _NotPlain
 
 

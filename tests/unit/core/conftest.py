@@ -224,6 +224,14 @@ def presence_cmd(
     )
 
 
+def reasons_text(state: State) -> str:
+    """The clearances' reasons as JSON that tells ``71`` from ``71.0`` (a fingerprint does not)."""
+    return json.dumps(
+        {k: [r.to_json() for r in c.reasons] for k, c in state.clearances.items()},
+        sort_keys=True,
+    )
+
+
 def types(events: Sequence[dict[str, Any]]) -> list[str]:
     return [e["type"] for e in events]
 

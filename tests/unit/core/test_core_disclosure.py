@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accord.core import commands as cmd
 from accord.core.disclosure import (
@@ -16,9 +18,10 @@ from accord.core.disclosure import (
     parties_view,
     presence_features,
     presence_view,
+    shape_reasons,
     timeline,
 )
-from accord.core.model import Disclosure
+from accord.core.model import Disclosure, PointGeometry, Reason
 from accord.errors import InvalidInput
 from accord.geo.cells import coarse_cell
 from accord.geo.location import parse_location
@@ -105,6 +108,42 @@ def test_r12_several_conflict_only_presences_read_as_one(world: World) -> None:
     assert v is not None
     assert v["reasons"] == [{"code": "conflict", "party": "alpha"}]
     assert len(world.state.clearances["c1"].reasons) == 3
+
+
+_LEVELS_ANY = Disclosure("conflict-only", {"bravo": "exact", "charlie": "coarse"})
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    picks=st.lists(
+        st.tuples(
+            st.sampled_from(["s0", "s1", "s2", "gone", None]),  # None: a reason of no presence
+            st.sampled_from(["conflict", "stale_track", "checking"]),
+            st.sampled_from([12.5, 40.0, None]),
+        ),
+        max_size=12,
+    ),
+    viewer=st.sampled_from(["alpha", "bravo", "charlie", "delta"]),
+)
+def test_r12_shape_reasons_shows_each_shaped_reason_once(
+    world: World, picks: list[tuple[str | None, str, float | None]], viewer: str
+) -> None:
+    """R12: a reason list is shown as its reasons shaped one by one, each distinct one once, in
+    order (whatever mix of levels, codes, distances and repeats; a presence since removed reads
+    as conflict-only)."""
+    if world.state.presences.get("alpha:s0") is None:  # the world is shared by the examples
+        for i, east in enumerate((0.0, 100.0, 40_000.0)):  # s0, s1 in one coarse cell; s2 not
+            world.site("alpha", f"s{i}", *offset(LON0, LAT0, east, 0.0), disclosure=_LEVELS_ANY)
+        world.party("delta")
+    reasons = [
+        Reason(code, "alpha", pid, d, PointGeometry(LON0, LAT0))
+        if pid is not None
+        else Reason(code, party="alpha")
+        for pid, code, d in picks
+    ]
+    one_by_one = [shape_reasons(world.state, [r], viewer)[0] for r in reasons]
+    expected = [x for i, x in enumerate(one_by_one) if x not in one_by_one[:i]]
+    assert shape_reasons(world.state, reasons, viewer) == expected
 
 
 def test_r12_event_views_and_raw_access(world: World) -> None:

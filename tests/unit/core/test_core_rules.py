@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,17 @@ from accord.geo.discrepancy import parse_boundary_features
 from accord.geo.location import parse_location
 from accord.geo.shapes import Disc
 
-from .conftest import LAT0, LON0, World, offset, point, rect, types
+from .conftest import (
+    LAT0,
+    LON0,
+    World,
+    offset,
+    point,
+    presence_cmd,
+    reasons_text,
+    rect,
+    types,
+)
 
 GEOD = Geod(ellps="WGS84")
 
@@ -451,6 +462,10 @@ def test_r15_replay_and_snapshot_rebuild_an_equal_state(world: World) -> None:
     world.party("delta", aor=rect(LON0 - 0.2, LAT0 - 0.2, LON0 + 0.2, LAT0 + 0.2))
     world.site("bravo", "p", *offset(LON0, LAT0, 900.0, 0.0), disclosure=Disclosure("coarse", {}))
     world.unit("charlie", "u", *offset(LON0, LAT0, 3000.0, 0.0))
+    area, area_json = rect(71, 35, 71.001, 35.001)  # integers in its GeoJSON, as a client sent it
+    site = presence_cmd("bravo", "a", 71.0, 35.0)
+    world.run(replace(site, position=None, area=area, area_json=area_json))
+    world.request("alpha", 71.0, 35.0, cid="c2")  # conflicts with the area
     world.request("alpha", LON0, LAT0, cid="c1", confirm=("bravo",))
     world.run(cmd.AnswerClearance("bravo", "c1", "absent"))
     world.run(cmd.RaiseAlert("charlie", "under_fire", parse_location(point(LON0, LAT0)), 800))
@@ -459,6 +474,9 @@ def test_r15_replay_and_snapshot_rebuild_an_equal_state(world: World) -> None:
     world.advance(400.0)
     live = fingerprint(world.state)
     assert fingerprint(world.replayed()) == live
+    # and the reasons applied as decided are those read back, number types included
+    assert [r.code for r in world.state.clearances["c2"].reasons] == ["conflict"]
+    assert reasons_text(world.replayed()) == reasons_text(world.state)
     restored = from_snapshot(to_snapshot(world.state))
     assert fingerprint(restored) == live
     # and the restored state goes on deciding the same way

@@ -48,7 +48,7 @@ from accord.errors import AccordError
 from accord.geo.cells import coarse_cell
 from accord.geo.location import parse_location
 
-from .conftest import LAT0, LON0, World, derived, offset, point, rect
+from .conftest import LAT0, LON0, World, derived, offset, point, reasons_text, rect
 
 GEOD = Geod(ellps="WGS84")
 PARTIES = ("alpha", "bravo", "charlie")
@@ -460,6 +460,8 @@ def test_s1_s2_s3_s6_random_sequences_against_the_oracle(scenario: list[tuple[An
     r.try_rejected()
     replayed = r.w.replayed()
     assert fingerprint(replayed) == fingerprint(r.w.state)
+    # the reasons applied as decided are those a replay reads back, number types included
+    assert reasons_text(replayed) == reasons_text(r.w.state)
     # R15: a snapshot holds the same facts, and rebuilds the same derived structures
     restored = r.w.restored()
     assert fingerprint(restored) == fingerprint(r.w.state)

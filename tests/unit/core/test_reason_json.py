@@ -1,14 +1,17 @@
 """A reason read back from its JSON (as a replay does) equals the reason it was written from, with
-every number of its geometry a float, whatever the geometry (R15: replay rebuilds the state)."""
+every number of its geometry a float, whatever the geometry (R15: replay rebuilds the state); an
+event's ReasonList is committed to as RFC 8785 writes its JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+import rfc8785
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from accord.core.model import Reason
+from accord.core.model import PointGeometry, Reason, ReasonList, reasons_of
+from accord.ledger.commitment import canonical_json
 
 numbers = st.integers(-180, 180) | st.floats(-180.0, 180.0, allow_nan=False)
 json_values = st.recursive(
@@ -52,3 +55,32 @@ def _leaves(obj: Any) -> list[Any]:
     if isinstance(obj, list):
         return [x for v in obj for x in _leaves(v)]
     return [obj]
+
+
+# numbers a reason may hold, the awkward ones included: integral, -0.0, exponents both ways
+reason_numbers = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 100.0, 1e-7, 1e-4, 123.4, 1e16, 1e21, -180.0, 2.0**53, 2.0**54]
+)
+reasons = st.builds(
+    Reason,
+    code=st.sampled_from(["conflict", "stale_track", "checking"]),
+    party=st.none() | st.just("p"),
+    presence=st.none() | st.text(max_size=3),
+    distance_m=st.none() | reason_numbers,
+    geometry=st.none()
+    | st.builds(PointGeometry, reason_numbers, reason_numbers)
+    | st.fixed_dictionaries({"type": st.just("Polygon"), "coordinates": st.lists(numbers)}),
+    layers=st.lists(st.text(max_size=2), max_size=2).map(tuple),
+)
+
+
+@given(st.lists(reasons, max_size=4))
+@example([Reason("conflict", "p", "x", 1e-6, PointGeometry(71.0, -0.0))])  # JCS: 0.000001, 0
+@example([Reason("conflict", "p", "x", 12.5, PointGeometry(1e16, 1e-7))])
+@example([Reason("stale_track", "p", "x", 2.0**53, {"type": "Polygon", "coordinates": []})])
+def test_r15_a_reason_list_is_committed_to_as_rfc8785_writes_its_json(rs: list[Reason]) -> None:
+    listed = ReasonList(tuple(rs))
+    event = {"type": "verdict_changed", "radius_m": 200.0, "reasons": listed}
+    assert canonical_json(event) == rfc8785.dumps({**event, "reasons": [r.to_json() for r in rs]})
+    assert reasons_of(listed) is listed.reasons
+    assert reasons_of(list(listed)) == tuple(rs)  # read back from its JSON: the same reasons
