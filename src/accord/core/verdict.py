@@ -265,10 +265,11 @@ def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
 
 
 def _tenths(x: float) -> float:
-    """``round(x, 1)``, the same float, in a quarter of the time when integers give it: ``x * 10``
-    is then within 6e-8 of the true 10x (its rounding error, below 1e9), which is on the same side
-    of the half as ``x * 10`` when that is more than 1e-6 from it; ``k / 10`` is then the nearest
-    float to the decimal that ``round`` converts back."""
+    """``round(x, 1)``, the same float, by integer arithmetic where that gives it (``round`` goes
+    through a decimal string). Below 1e9, ``y = x * 10`` is within 6e-8 of the true 10x (its
+    rounding error), so when ``y`` is more than 1e-6 from a half, the true 10x rounds to the same
+    integer ``k`` as ``y`` does, and ``k / 10`` is the nearest float to the decimal that ``round``
+    converts back."""
     y = x * 10.0
     if 0.0 < y < 1e9:
         k = math.floor(y)
