@@ -21,9 +21,11 @@ from tests import geoshapes as gs
 
 from accord.errors import InvalidInput
 from accord.geo.distance import (
+    EPS_M,
     RHO_LIMIT_M,
     Distance,
     _sagitta,
+    disc_metres,
     distance,
     point_distance,
     within,
@@ -559,6 +561,30 @@ def test_point_distance_is_the_distance_of_the_bare_disc(pair: tuple[Shape, Shap
     lon, lat = (a.lon, a.lat) if isinstance(a, Disc) else _vertex(a)
     assert point_distance(lon, lat, b) == distance(Disc(lon, lat, 0.0), b)
     assert point_distance(lon, lat, b) == distance(Disc(lon, lat), b)
+
+
+@st.composite
+def disc_pairs(draw: st.DrawFn) -> tuple[Disc, Disc]:
+    lon, lat = draw(_lon), draw(_lat)
+    far = gs.dest(lon, lat, draw(st.floats(0, 360)), draw(st.floats(0.0, 3e5)))
+    radii = st.floats(0.0, 5000.0)
+    return Disc(lon, lat, draw(radii)), Disc(far[0], far[1], draw(radii))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pair=disc_pairs())
+def test_disc_metres_is_the_distance_between_two_discs(pair: tuple[Disc, Disc]) -> None:
+    """The verdict's per-candidate path: the metres of ``distance``, whose bound is then EPS_M."""
+    a, b = pair
+    m = disc_metres(a.lon, a.lat, a.radius_m, b)
+    assert distance(a, b) == Distance(m, EPS_M)
+    assert point_distance(a.lon, a.lat, b) == Distance(disc_metres(a.lon, a.lat, 0.0, b), EPS_M)
+
+
+def test_disc_metres_is_nan_where_distance_validates() -> None:
+    assert math.isnan(disc_metres(0.0, math.nan, 0.0, Disc(1.0, 1.0)))
+    assert math.isnan(disc_metres(0.0, 0.0, 0.0, Disc(1.0, 1.0, -5.0)))
+    assert math.isnan(disc_metres(0.0, 0.0, -1.0, Disc(1.0, 1.0)))
 
 
 def _vertex(shape: Shape) -> LonLat:

@@ -270,6 +270,42 @@ def test_query_matches_brute_force_over_boxes(
     assert must <= found <= may
 
 
+@given(
+    lon=st.floats(-180.0, 180.0),
+    lat=st.floats(-85.0, 85.0),
+    radius=st.floats(0.0, 2000.0),
+    d=st.floats(0.0, 8000.0),
+    cell_deg=st.sampled_from([0.01, 0.02, 0.03]),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=200, deadline=None)
+def test_query_matches_brute_force_in_a_crowd(
+    lon: float, lat: float, radius: float, d: float, cell_deg: float, seed: int
+) -> None:
+    """A query over many rows and columns of small cells, among points strewn round it and on
+    the edges of its box: each side test of the edge rows and columns keeps what meets the query's
+    boxes and drops the rest."""
+    rng = random.Random(seed)
+    query = Disc(lon, lat, radius)
+    qboxes = bounds(query, d)
+    ix: SpatialIndex[int] = SpatialIndex(cell_deg=cell_deg)
+    entries = []
+    for k in range(300):
+        w, s, e, n = rng.choice(qboxes)
+        x = rng.uniform(w - 0.05, e + 0.05)
+        y = rng.uniform(s - 0.05, n + 0.05)
+        if rng.random() < 0.5:  # about a west or east edge (within ~30 m)
+            x = rng.choice([w, e]) + rng.uniform(-3e-4, 3e-4)
+        if rng.random() < 0.5:  # about a south or north edge
+            y = rng.choice([s, n]) + rng.uniform(-3e-4, 3e-4)
+        point = Disc(x, y, 0.0)
+        reach = rng.choice([0.0, 0.0, 50.0, 500.0])
+        ix.insert(k, point, reach)
+        entries.append(bounds(point, reach))
+    found = ix.query(query, d)
+    assert found == {k for k, b in enumerate(entries) if boxes_meet(b, qboxes)}
+
+
 @given(scenes(discs()))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_never_misses_a_disc_within_d(

@@ -45,6 +45,7 @@ __all__ = [
     "fmt_time",
     "freeze_json",
     "parse_time",
+    "presence_reason",
     "reasons_of",
     "shape_from_json",
     "shape_to_json",
@@ -281,6 +282,38 @@ class Reason:
         """What makes two reasons the same for change detection (distances and geometry of a
         still-conflicting presence may move without a new verdict version)."""
         return (self.code, self.party, self.presence, self.layers, self.alert, self.clearance)
+
+
+# The slots' setters of Reason. Its dataclass __init__, frozen, sets each of the nine fields through
+# object.__setattr__; presence_reason calls the setters directly.
+_new_object = object.__new__
+_set_code = Reason.__dict__["code"].__set__
+_set_party = Reason.__dict__["party"].__set__
+_set_presence = Reason.__dict__["presence"].__set__
+_set_distance_m = Reason.__dict__["distance_m"].__set__
+_set_geometry = Reason.__dict__["geometry"].__set__
+_set_layers = Reason.__dict__["layers"].__set__
+_set_alert = Reason.__dict__["alert"].__set__
+_set_clearance = Reason.__dict__["clearance"].__set__
+_set_detail = Reason.__dict__["detail"].__set__
+
+
+def presence_reason(
+    code: str, party: str, presence: str, distance_m: float, geometry: Mapping[str, Any]
+) -> Reason:
+    """``Reason(code, party, presence, distance_m, geometry)``, the same value, built in about half
+    the time (a verdict lists every presence in conflict)."""
+    r: Reason = _new_object(Reason)
+    _set_code(r, code)
+    _set_party(r, party)
+    _set_presence(r, presence)
+    _set_distance_m(r, distance_m)
+    _set_geometry(r, geometry)
+    _set_layers(r, ())
+    _set_alert(r, None)
+    _set_clearance(r, None)
+    _set_detail(r, None)
+    return r
 
 
 class ReasonList(PlainList):

@@ -25,6 +25,7 @@ from accord.core.model import (
     Reason,
     Verdict,
     freeze_json,
+    presence_reason,
 )
 from accord.core.stale import GLOBE_M
 from accord.core.state import (
@@ -36,7 +37,7 @@ from accord.core.state import (
     presence_key,
 )
 from accord.errors import NotFound
-from accord.geo.distance import distance, point_distance, within
+from accord.geo.distance import EPS_M, disc_metres, distance, point_distance, within
 from accord.geo.index import bounds
 from accord.geo.shapes import Disc, Shape
 
@@ -250,9 +251,37 @@ def _geometry(p: PresenceRec) -> Mapping[str, Any]:
     return PointGeometry(p.lon, p.lat)
 
 
+def _measure(p: PresenceRec, area: Shape) -> tuple[float, float]:
+    """The distance from a presence to ``area`` and its lower bound (less the error): from a point
+    to a disc, one geodesic to within EPS_M (:func:`disc_metres`), else :func:`distance`'s."""
+    if p.area is not None:
+        d = distance(p.area, area)
+    else:
+        if type(area) is Disc:
+            m = disc_metres(p.lon, p.lat, 0.0, area)
+            if m == m:  # noqa: PLR0124 (not NaN)
+                return m, m - EPS_M
+        d = point_distance(p.lon, p.lat, area)
+    return d.metres, d.metres - d.error_m
+
+
 def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
-    # positional: code, party, presence, distance_m, geometry (keywords cost a quarter more)
-    return Reason(code, p.owner, p.id, round(max(metres, 0.0), 1), _geometry(p))
+    return presence_reason(code, p.owner, p.id, _tenths(max(metres, 0.0)), _geometry(p))
+
+
+def _tenths(x: float) -> float:
+    """``round(x, 1)``, the same float, by integer arithmetic where that gives it (``round`` goes
+    through a decimal string). Below 1e9, ``y = x * 10`` is within 6e-8 of the true 10x (its
+    rounding error), so when ``y`` is more than 1e-6 from a half, the true 10x rounds to the same
+    integer ``k`` as ``y`` does, and ``k / 10`` is the nearest float to the decimal that ``round``
+    converts back."""
+    y = x * 10.0
+    if 0.0 < y < 1e9:
+        k = math.floor(y)
+        f = y - k  # exact (Sterbenz, or k = 0)
+        if abs(f - 0.5) > 1e-6:
+            return (k + (f > 0.5)) / 10.0
+    return round(x, 1)
 
 
 def aor_parties(sc: Scratch, c: ClearanceRec, known: bool) -> set[str]:
@@ -306,9 +335,9 @@ def evaluate(
         if p is None or not _overlaps(p, ws, we):
             continue
         # within(shape, area, hz + unc), by its definition, with the distance the reason states
-        d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
-        if d.metres - d.error_m <= hz + p.unc:
-            reasons.append(_presence_reason("conflict", p, d.metres))
+        metres, lower = _measure(p, area)
+        if lower <= hz + p.unc:
+            reasons.append(_presence_reason("conflict", p, metres))
 
     # R1 + R6: units, their uncertainty grown by max speed x track age
     ucands = _unit_candidates(st, area, hz, now, t)
@@ -361,17 +390,16 @@ def evaluate(
             grown = unc + s * max(0.0, t - p.fix)
             if horizon_boxes is not None and not _may_reach(horizon_boxes, p, grown + 1.0):
                 continue
-            d = point_distance(p.lon, p.lat, area) if p.area is None else distance(p.area, area)
-            lower = d.metres - d.error_m
+            metres, lower = _measure(p, area)
             if t >= p.stale_time():
                 if lower <= hz + unc + _EPS_M:
-                    reasons.append(_presence_reason("conflict", p, d.metres))
+                    reasons.append(_presence_reason("conflict", p, metres))
                 elif lower <= hz + grown + _EPS_M:
-                    reasons.append(_presence_reason("stale_track", p, d.metres))
+                    reasons.append(_presence_reason("stale_track", p, metres))
                 elif s > 0.0:
                     flips.append(p.fix + (lower - hz - unc) / s)
             elif lower <= hz + grown + _EPS_M:
-                reasons.append(_presence_reason("conflict", p, d.metres))
+                reasons.append(_presence_reason("conflict", p, metres))
             elif s > 0.0:
                 # the grown disc reaches the hazard area at this time (R10)
                 flips.append(p.fix + (lower - hz - unc) / s)

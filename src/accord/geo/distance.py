@@ -65,7 +65,7 @@ import shapely
 from accord.errors import InvalidInput
 from accord.geo.shapes import Area, Corridor, Disc, LonLat, Shape
 
-__all__ = ["Distance", "distance", "point_distance", "within"]
+__all__ = ["Distance", "disc_metres", "distance", "point_distance", "within"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -839,22 +839,23 @@ def _check_shape(s: object, field: str) -> None:
         raise InvalidInput(field, f"expected a Disc, Corridor or Area, got {type(s).__name__}")
 
 
-def _disc_distance(lon: float, lat: float, radius_m: float, b: Disc) -> Distance | None:
-    """The hot path of :func:`distance` between two discs: one inverse geodesic. None when the
-    answer is NaN or a radius is negative (the caller then validates and raises)."""
-    s = _inv_point(lon, lat, b.lon, b.lat, False, True)[2]
-    m = s - radius_m - b.radius_m
+def disc_metres(lon: float, lat: float, radius_m: float, b: Disc) -> float:
+    """The distance between the disc ``(lon, lat, radius_m)`` and disc ``b`` (0 if they meet), by
+    one inverse geodesic, to within EPS_M: :func:`distance`'s ``metres`` without the
+    :class:`Distance`. NaN when the answer is NaN or a radius is negative (the caller then asks
+    :func:`distance`, which validates and raises)."""
+    m = _inv_point(lon, lat, b.lon, b.lat, False, True)[2] - radius_m - b.radius_m
     if m == m and radius_m >= 0.0 and b.radius_m >= 0.0:  # noqa: PLR0124 (not NaN)
-        return Distance(m if m > 0.0 else 0.0, EPS_M)
-    return None
+        return m if m > 0.0 else 0.0
+    return math.nan
 
 
 def distance(a: Shape, b: Shape) -> Distance:
     """The geodesic distance between two shapes (0 if they meet), with its stated error bound."""
     if type(a) is Disc and type(b) is Disc:  # the hot path
-        d = _disc_distance(a.lon, a.lat, a.radius_m, b)
-        if d is not None:
-            return d
+        m = disc_metres(a.lon, a.lat, a.radius_m, b)
+        if m == m:  # noqa: PLR0124 (not NaN)
+            return Distance(m, EPS_M)
     _check_shape(a, "a")
     _check_shape(b, "b")
     lo, hi = _interval(a, b, math.inf)
@@ -865,9 +866,9 @@ def point_distance(lon: float, lat: float, b: Shape) -> Distance:
     """``distance(Disc(lon, lat), b)``, the same value, without building the disc (a verdict
     measures every presence's point against the request's area this way)."""
     if type(b) is Disc:
-        d = _disc_distance(lon, lat, 0.0, b)
-        if d is not None:
-            return d
+        m = disc_metres(lon, lat, 0.0, b)
+        if m == m:  # noqa: PLR0124 (not NaN)
+            return Distance(m, EPS_M)
     return distance(Disc(lon, lat, 0.0), b)
 
 

@@ -80,7 +80,6 @@ _INF = math.inf
 
 _HALO_MAX_CELLS = 4096  # an entry whose halo would cover more cells turns the halo test off
 _HALO_MARGIN_DEG = 1e-6  # widens the halo's ranges (~0.1 m) against rounding
-_W, _E, _S, _N = 1, 2, 4, 8  # sides of a query box that may cut a cell's entries
 _COL_BITS = 20  # cell code: level << 44 | row << 20 | col
 _LEVEL_SHIFT = 44
 
@@ -759,6 +758,7 @@ class SpatialIndex(Generic[K]):
             if count == 0:
                 continue
             cells = self._cells[level]
+            get = cells.get
             lv = self._levels[level]
             base_level = level << _LEVEL_SHIFT
             inv_h = lv.inv_h
@@ -775,44 +775,21 @@ class SpatialIndex(Generic[K]):
                 if estimate > len(cells) + count + 64.0:
                     self._scan(cells, (qw, qs, qe, qn), out)
                     continue
+                scale = lv.scale
+                ncols = lv.ncols
                 for r in range(r0, r1 + 1):
-                    sc = lv.scale[r]
-                    nc = lv.ncols[r]
+                    sc = scale[r]
+                    nc = ncols[r]
                     c0 = int((qw + 180.0) * sc)
                     c1 = int((qe + 180.0) * sc)
                     if c0 >= nc:
                         c0 = nc - 1
                     if c1 >= nc:
                         c1 = nc - 1
-                    # Which sides of the query box can cut this row's entries: an entry stored in
-                    # row r starts at or below r, so if r < r1 its south edge is below qn (and
-                    # likewise for the other three sides); only the edge rows/columns need tests.
-                    row_mask = (_S if r == r0 else 0) | (_N if r == r1 else 0)
                     row_code = base_level | (r << _COL_BITS)
-                    for c in range(c0, c1 + 1):
-                        cell = cells.get(row_code | c)
-                        if cell is None:
-                            continue
-                        m = row_mask | (_W if c == c0 else 0) | (_E if c == c1 else 0)
-                        if m == 0:
-                            update(cell)
-                        elif m == _W:
-                            update([k for k, b in cell.items() if b[2] >= qw])
-                        elif m == _E:
-                            update([k for k, b in cell.items() if b[0] <= qe])
-                        elif m == _S:
-                            update([k for k, b in cell.items() if b[3] >= qs])
-                        elif m == _N:
-                            update([k for k, b in cell.items() if b[1] <= qn])
-                        elif m == _S | _W:
-                            update([k for k, b in cell.items() if b[3] >= qs and b[2] >= qw])
-                        elif m == _S | _E:
-                            update([k for k, b in cell.items() if b[3] >= qs and b[0] <= qe])
-                        elif m == _N | _W:
-                            update([k for k, b in cell.items() if b[1] <= qn and b[2] >= qw])
-                        elif m == _N | _E:
-                            update([k for k, b in cell.items() if b[1] <= qn and b[0] <= qe])
-                        else:
+                    if c0 == c1:
+                        cell = get(row_code | c0)
+                        if cell is not None:
                             update(
                                 [
                                     k
@@ -820,6 +797,56 @@ class SpatialIndex(Generic[K]):
                                     if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
                                 ]
                             )
+                        continue
+                    # Which sides of the query box can cut a cell's entries: an entry stored in
+                    # column c starts at or before c, so if c < c1 its west edge is west of qe
+                    # (and likewise for the other three sides); only the edge rows/columns need
+                    # tests (a query of one column tests all four).
+                    south = r == r0
+                    north = r == r1
+                    cell = get(row_code | c0)
+                    if cell is not None:
+                        if south and north:
+                            update(
+                                [
+                                    k
+                                    for k, b in cell.items()
+                                    if b[2] >= qw and b[3] >= qs and b[1] <= qn
+                                ]
+                            )
+                        elif south:
+                            update([k for k, b in cell.items() if b[2] >= qw and b[3] >= qs])
+                        elif north:
+                            update([k for k, b in cell.items() if b[2] >= qw and b[1] <= qn])
+                        else:
+                            update([k for k, b in cell.items() if b[2] >= qw])
+                    for c in range(c0 + 1, c1):
+                        cell = get(row_code | c)
+                        if cell is not None:
+                            if south and north:
+                                update([k for k, b in cell.items() if b[3] >= qs and b[1] <= qn])
+                            elif south:
+                                update([k for k, b in cell.items() if b[3] >= qs])
+                            elif north:
+                                update([k for k, b in cell.items() if b[1] <= qn])
+                            else:
+                                update(cell)
+                    cell = get(row_code | c1)
+                    if cell is not None:
+                        if south and north:
+                            update(
+                                [
+                                    k
+                                    for k, b in cell.items()
+                                    if b[0] <= qe and b[3] >= qs and b[1] <= qn
+                                ]
+                            )
+                        elif south:
+                            update([k for k, b in cell.items() if b[0] <= qe and b[3] >= qs])
+                        elif north:
+                            update([k for k, b in cell.items() if b[0] <= qe and b[1] <= qn])
+                        else:
+                            update([k for k, b in cell.items() if b[0] <= qe])
         return out
 
     @staticmethod
