@@ -339,8 +339,10 @@ def evaluate(
         if lower <= hz + p.unc:
             reasons.append(_presence_reason("conflict", p, metres))
 
-    # R1 + R6: units, their uncertainty grown by max speed x track age
-    ucands = _unit_candidates(st, area, hz, now, t)
+    # R1 + R6: units, their uncertainty grown by max speed x track age. Once a site has made the
+    # verdict not clear, only the units that may give a reason are asked for, not those that may
+    # only bound a clear verdict's valid_until (R10)
+    ucands = _unit_candidates(st, area, hz, now, t, reasons_only=bool(reasons))
     if over:
         ucands.difference_update(over)
         unit_boxes = bounds(area, hz + UNIT_HORIZON_M)
@@ -463,12 +465,19 @@ def evaluate(
     return Evaluation("clear", (), min(flips))
 
 
-def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) -> set[str]:
+def _unit_candidates(
+    st: State, area: Shape, hz: float, now: float, t: float, *, reasons_only: bool = False
+) -> set[str]:
     """A superset of the state's units that may give a reason at ``t`` or bound a clear
     verdict's valid_until (R1, R6, R10): those within ``hz`` + ``UNIT_HORIZON_M`` + their reach at
     ``t``. The unit index finds those whose growth is at most TRACK_MAX_UNCERTAINTY_M, the stale
     bands the others (:mod:`accord.core.stale`, which is brought to ``now`` first); a unit
-    further away arrives after the fastest unit's horizon."""
+    further away arrives after the fastest unit's horizon.
+
+    With ``reasons_only``, a superset of those that may give a reason only: the unit index is
+    then asked within ``hz`` + that growth (+1 m), since such a unit is within ``hz`` + its reach
+    of the area, and so its disc in the index (its point grown by ``unc``) within ``hz`` + its
+    growth."""
     bands = st.stale_bands
     presences = st.presences
     bands.advance(now, presences)
@@ -494,7 +503,8 @@ def _unit_candidates(st: State, area: Shape, hz: float, now: float, t: float) ->
     else:
         # a unit found here but further than it can reach gives no reason, and its time to
         # arrive is after the fastest unit's horizon: the verdict is the same without a filter
-        out = st.units.query(area, d + TRACK_MAX_UNCERTAINTY_M + ahead)
+        reach = (hz + 1.0 if reasons_only else d) + TRACK_MAX_UNCERTAINTY_M + ahead
+        out = st.units.query(area, reach)
     if len(bands):
         if boxes is None:
             boxes = bounds(area, d)

@@ -143,6 +143,10 @@ def check(s: State, c: ClearanceRec, now: float) -> None:
     t = max(now, c.window_start)
     found = _unit_candidates(s, c.area, c.hazard_m, now, t)
     assert matter <= found, sorted(matter - found)
+    # asked only for the units that may give a reason, it finds every one that does
+    first = _unit_candidates(s, c.area, c.hazard_m, now, t, reasons_only=True)
+    giving = {k for k, p in s.presences.items() if any(pid == p.id for _, pid in reasons)}
+    assert giving <= first, sorted(giving - first)
     ev = evaluate(Scratch(s), c, now)
     assert {(r.code, r.presence) for r in ev.reasons} == reasons
     if reasons:

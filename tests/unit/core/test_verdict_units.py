@@ -22,7 +22,7 @@ GEOD = Geod(ellps="WGS84")
 EPS_M = 1e-6
 
 # distances from the request's centre, around every threshold the rules and the index use
-_BASES = (0.0, 1.0, 4_950.0, 5_000.0, 5_001.0, 10_000.0, 12_000.0)
+_BASES = (0.0, 1.0, 2_500.0, 4_950.0, 5_000.0, 5_001.0, 10_000.0, 12_000.0)
 
 
 @st.composite
