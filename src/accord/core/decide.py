@@ -1011,15 +1011,15 @@ def _e_positions(s: State, e: Mapping[str, Any]) -> None:
     for item in e["updates"]:
         p = presences[prefix + item[0]]
         old_fix = p.fix
-        p.lon = lon = float(item[1])
-        p.lat = lat = float(item[2])
+        p.lon = float(item[1])
+        p.lat = float(item[2])
         p.uncertainty_m = float(item[3])
         p.added_m = float(item[4])
         if item[5] != last_s:  # a batch's fixes are often one instant: parse it once
             last_s = item[5]
             fix = parse_time(last_s)
         p.fix = fix
-        p.sent = compact_input(item[6], lon, lat)  # (what p.input = item[6] does)
+        p.input = item[6]
         if len(item) > 7:
             tr = item[7]
             p.transformation = share_transformation(
