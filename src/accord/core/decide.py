@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,7 @@ from accord.geo.discrepancy import parse_boundary_features
 from accord.geo.distance import distance, within
 from accord.geo.location import Position
 from accord.geo.shapes import Area, Disc, Shape
+from accord.ledger.commitment import MAX_SAFE_INT, PlainList, plain_number
 
 __all__ = ["Event", "decide", "evolve", "next_deadline", "tick"]
 
@@ -506,6 +507,7 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     times: list[float] = []
     limit = now + MAX_CLOCK_SKEW_S
     last_time: datetime | None = None  # the times of a batch are often one instant: convert once
+    plain = True  # every item is (see _position_item)
     ts = 0.0
     ts_s = ""
     for i, u in enumerate(c.updates):
@@ -535,26 +537,14 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
             raise InvalidInput(f"updates.{i}.time", "is in the future of the server's clock")
         if ts < fix:
             raise InvalidInput(f"updates.{i}.time", "is older than the unit's last position")
-        pos = u.position
-        tr = pos.transformation
-        added = float(pos.added_uncertainty_m)
-        item: list[Any] = [u.id, pos.lon, pos.lat, float(unc), added, ts_s]
-        item.append(pos.input if type(pos.input) is dict else dict(pos.input))
-        if tr.description not in ("", "none") or pos.datum_warning is not None:
-            item.append(
-                {
-                    "description": tr.description,
-                    "accuracy_m": tr.accuracy_m,
-                    "ballpark": tr.ballpark,
-                    "datum_warning": pos.datum_warning,
-                }
-            )
+        item, item_plain = _position_item(u.id, u.position, float(unc), ts_s)
+        plain = plain and item_plain
         seen[key] = len(items)
         items.append(item)
         keys.append(key)
         recs.append(p)
         times.append(ts)
-    events = [_ev("positions_updated", now, c.party, updates=items)]
+    events = [_ev("positions_updated", now, c.party, updates=PlainList(items, plain=plain))]
     open_index = state.open_clearances
     if not len(open_index):
         return events
@@ -614,6 +604,98 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
         # scratch: the index's old position is as far from every clearance as the new one
         events.extend(_recompute(sc, affected, now))
     return events
+
+
+def _position_item(ident: str, pos: Position, unc: float, ts_s: str) -> tuple[list[Any], bool]:
+    """An update's item in a positions_updated event: ``[id, lon, lat, uncertainty_m, added_m,
+    time, input]`` and, when the position was transformed, its transformation; every number as
+    the logged JSON reads back (an integral float as an ``int``), so that the live state is the
+    one a replay rebuilds (R15). And whether the item is plain: every number as ``plain_number``
+    makes it, so that canonical JSON may take it as it is (:class:`PlainList`); not when a number
+    is one JCS writes with an exponent, which canonical JSON must walk to."""
+    tr = pos.transformation
+    transformation = None
+    if tr.description not in ("", "none") or pos.datum_warning is not None:
+        transformation = {
+            "description": tr.description,
+            "accuracy_m": tr.accuracy_m,
+            "ballpark": tr.ballpark,
+            "datum_warning": pos.datum_warning,
+        }
+    sent = pos.input
+    added = float(pos.added_uncertainty_m)
+    try:
+        if (
+            type(sent) is dict
+            and len(sent) == 2
+            and sent.get("type") == "Point"
+            and type(xy := sent.get("coordinates")) is list
+            and len(xy) == 2
+        ):  # the common GeoJSON point (its numbers checked by parse_location)
+            plain_input = {
+                "type": "Point",
+                "coordinates": [plain_number(xy[0]), plain_number(xy[1])],
+            }
+        else:
+            plain_input = _flat_json(sent, plain_number)
+        item = [
+            ident,
+            plain_number(pos.lon),
+            plain_number(pos.lat),
+            plain_number(unc),
+            plain_number(added),
+            ts_s,
+            plain_input,
+        ]
+        if transformation is not None:
+            item.append(_flat_json(transformation, plain_number))
+        return item, True
+    except ValueError:
+        pass
+    item = [ident, _read_back(pos.lon), _read_back(pos.lat), _read_back(unc), _read_back(added)]
+    item.append(ts_s)
+    extra: tuple[Mapping[str, Any] | None, ...] = (sent, transformation)
+    for obj in extra:
+        if obj is not None:
+            try:
+                item.append(_flat_json(obj, _read_back))
+            except ValueError:  # not a location's validated JSON: kept as it is
+                item.append(dict(obj))
+    return item, False
+
+
+def _read_back(x: int | float) -> int | float:
+    """``x`` as JSON reads back what JCS wrote of it: an integral float within ±(2**53 - 1)
+    (``-0.0`` too, written ``0``) as an ``int``. (A larger one stays a float: JCS refuses it as
+    an integer.)"""
+    if type(x) is float and x.is_integer() and abs(x) <= MAX_SAFE_INT:
+        return int(x)
+    return x
+
+
+def _flat_json(obj: Mapping[str, Any], number: Callable[[Any], Any]) -> dict[str, Any]:
+    """A flat JSON object (a location's input, a transformation) with each number as ``number``
+    makes it; raises ValueError for a key that is not ASCII, a number ``number`` refuses, or a
+    member that is not a string, boolean, null, number or list of numbers."""
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        t = type(v)
+        if type(k) is not str or not k.isascii():
+            raise ValueError(k)
+        if t is str or t is bool or v is None:
+            out[k] = v
+        elif t is float or t is int:
+            out[k] = number(v)
+        elif t is list:
+            listed = []
+            for x in v:
+                if type(x) is not float and type(x) is not int:
+                    raise ValueError(k)
+                listed.append(number(x))
+            out[k] = listed
+        else:
+            raise ValueError(k)
+    return out
 
 
 def _built(move: list[Any]) -> PresenceRec:

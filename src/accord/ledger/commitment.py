@@ -23,6 +23,7 @@ from accord.errors import InvalidInput
 from accord.ledger.merkle import leaf_hash
 
 __all__ = [
+    "MAX_SAFE_INT",
     "MIN_SALT_BYTES",
     "SALT_BYTES",
     "PlainList",
@@ -41,8 +42,9 @@ SALT_BYTES = 16
 MIN_SALT_BYTES = 16
 """The shortest salt :func:`commitment` accepts."""
 
-
-_MAX_SAFE_INT = 2**53 - 1
+MAX_SAFE_INT = 2**53 - 1
+"""The largest integer canonical JSON takes as one (rfc8785 refuses larger ones, which an IEEE 754
+double would not all hold exactly)."""
 
 
 class _NotPlain(ValueError):
@@ -68,11 +70,11 @@ def plain_number(x: int | float) -> int | float:
     beyond ±(2**53 - 1))."""
     if type(x) is float:
         if x.is_integer():
-            if -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
+            if -MAX_SAFE_INT <= x <= MAX_SAFE_INT:
                 return int(x)
         elif 1e-4 <= abs(x) < 1e16:  # what repr writes without an exponent (not nan, not inf)
             return x
-    elif -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
+    elif -MAX_SAFE_INT <= x <= MAX_SAFE_INT:
         return x
     raise _NotPlain  # an exponent, nan, inf, an integer beyond 2**53 - 1
 

@@ -1,0 +1,96 @@
+"""A positions_updated event is committed to as RFC 8785 writes its JSON, although its items are
+built plain (ledger.commitment.PlainList) so that canonical JSON need not walk them; and the live
+state after it holds the very values a replay of the logged JSON holds (R15), the awkward numbers
+included: integral floats, -0.0, exponents, every form of location."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from accord.core import commands as cmd
+from accord.core.decide import decide
+from accord.geo.location import parse_location
+from accord.ledger.commitment import PlainList, canonical_json
+
+from .conftest import LAT0, LON0, World
+
+# degrees a GeoJSON point may carry (integral ones as ints or floats, signed zeros, numbers JCS
+# writes with an exponent) and uncertainties (the same awkwardness in metres)
+lons = st.sampled_from([LON0, 71, 71.0, -0.0, 0.0, 1e-5, -1e-7, 0.0001, 179.99999999]) | st.floats(
+    -180.0, 180.0
+)
+lats = st.sampled_from([LAT0, 35, 35.0, -0.0, 1e-6, -89.5]) | st.floats(-90.0, 90.0)
+uncs = st.sampled_from([0, 0.0, 20, 20.0, 1e-7, 12.5, 1e16, 2.0**53, 2.0**54]) | st.floats(0.0, 1e6)
+OTHER_FORMS = [
+    {"mgrs": "42SXD 12345 67890"},
+    {
+        "text": "34.9183 71.0917",
+        "crs": "EPSG:4230",
+        "allow_ballpark": True,
+    },  # ballpark, no accuracy
+    {"text": "51.5 -0.1", "crs": "EPSG:4277"},  # OSGB36: a shift with a stated accuracy
+    {"x": 508432.1, "y": 3864421.7, "crs": "EPSG:32642"},
+    {"x": 508432, "y": 3864421, "crs": "EPSG:32642"},
+]
+locations = st.builds(lambda x, y: {"type": "Point", "coordinates": [x, y]}, lons, lats) | (
+    st.sampled_from(OTHER_FORMS)
+)
+
+
+def _record(state: Any, uid: str) -> tuple[str, Any, Any]:
+    """The unit's position as JSON that tells ``71`` from ``71.0`` and ``-0.0`` from ``0.0``,
+    its transformation and datum warning."""
+    p = state.presences[f"alpha:{uid}"]
+    position = (p.lon, p.lat, p.uncertainty_m, p.added_m, p.fix, p.input)
+    return json.dumps(position, sort_keys=True), p.transformation, p.datum_warning
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), locations, uncs), min_size=1, max_size=6))
+@example([(0, {"type": "Point", "coordinates": [71, -0.0]}, 20)])
+@example([(0, {"type": "Point", "coordinates": [1e-5, 35.0]}, 0.0)])
+@example([(1, OTHER_FORMS[1], 1e16)])
+def test_r15_a_positions_event_is_committed_to_as_rfc8785_writes_it_and_replays_alike(
+    moves: list[tuple[int, dict[str, Any], float]],
+) -> None:
+    w = World()
+    w.party("alpha")
+    for k in range(3):  # not at integral degrees: what a replay makes of those is not this test's
+        w.unit("alpha", f"u{k}", LON0 + 0.0625, LAT0, 20.0, 5.0)
+    w.advance(10.0)
+    ups = tuple(
+        cmd.PositionUpdate(f"u{k}", parse_location(loc), unc, w.now) for k, loc, unc in moves
+    )
+    events = decide(w.state, cmd.UpdatePositions("alpha", ups), w.now)
+    event = events[0]
+    assert event["type"] == "positions_updated"
+    assert canonical_json(event) == rfc8785.dumps(event)
+    w.apply(events)
+    replayed = w.replayed()
+    for k in range(3):
+        assert _record(w.state, f"u{k}") == _record(replayed, f"u{k}")
+
+
+def test_a_positions_event_of_plain_numbers_is_plain_and_one_of_an_exponent_is_not() -> None:
+    # the common case needs no walk; a number JCS writes with an exponent takes the walk
+    w = World()
+    w.party("alpha")
+    w.unit("alpha", "u", LON0 + 0.0625, LAT0, 20.0, 5.0)
+    w.advance(10.0)
+
+    def updates(lon: float) -> Any:
+        loc = parse_location({"type": "Point", "coordinates": [lon, 35.0]})
+        command = cmd.UpdatePositions("alpha", (cmd.PositionUpdate("u", loc, 20.0, w.now),))
+        return decide(w.state, command, w.now)[0]["updates"]
+
+    plain = updates(71.25)
+    assert type(plain) is PlainList and plain.plain
+    assert plain[0][1:5] == [71.25, 35, 20, 0]  # integral floats as ints, as JCS writes them
+    walked = updates(1e-5)
+    assert not walked.plain
+    assert walked[0][1] == 1e-5
