@@ -444,26 +444,11 @@ class SpatialIndex(Generic[K]):
     def _place_entry(self, key: K, boxes: list[Box]) -> list[Box]:
         """Store ``key`` with ``boxes``; returns the boxes stored (per cell: a union)."""
         entries = self._entries
-        cells = self._cells[0]
         old = entries.get(key)
         if len(boxes) == 1:
-            box = boxes[0]
-            code = self._single_cell(box)
+            code = self._single_cell(boxes[0])
             if code >= 0:
-                if old == code:
-                    cells[code][key] = box
-                    return boxes
-                if old is not None:
-                    self._unregister(key, old)
-                cell = cells.get(code)
-                if cell is None:
-                    cells[code] = {key: box}
-                    self._codes[code] = code
-                else:
-                    cell[key] = box
-                    code = self._codes[code]
-                entries[key] = code
-                self._level_count[0] += 1
+                self._place_in_cell(key, boxes[0], code, old)
                 return boxes
         regs = self._place(boxes)
         codes = tuple(regs)
@@ -487,6 +472,27 @@ class SpatialIndex(Generic[K]):
         entries[key] = new
         self._level_count[level] += 1
         return list(set(regs.values()))
+
+    def _place_in_cell(
+        self, key: K, box: Box, code: int, old: int | tuple[int, ...] | None
+    ) -> None:
+        """Store ``key`` with ``box``, which lies in the level-0 cell ``code``; ``old``: where
+        the key is stored now (None: nowhere)."""
+        cells = self._cells[0]
+        if old == code:
+            cells[code][key] = box
+            return
+        if old is not None:
+            self._unregister(key, old)
+        cell = cells.get(code)
+        if cell is None:
+            cells[code] = {key: box}
+            self._codes[code] = code
+        else:
+            cell[key] = box
+            code = self._codes[code]
+        self._entries[key] = code
+        self._level_count[0] += 1
 
     # -- the halo ----------------------------------------------------------------------------------
 
@@ -626,8 +632,9 @@ class SpatialIndex(Generic[K]):
     def move_disc(self, key: K, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
         """Exactly ``insert(key, Disc(lon, lat, radius_m), reach_m)`` (the same structure, the
         same errors), without building the Disc when it need not be built: in an index without a
-        halo, an entry in one level-0 cell whose new box (:func:`_grow`'s) lies in that cell too
-        only has its box replaced, as :meth:`_place_entry` does."""
+        halo, a point whose box (:func:`_grow`'s) lies in one level-0 cell is stored there as
+        :meth:`_place_entry` stores it (if it was in that cell already, only its box is
+        replaced)."""
         if (
             not self._halo_m
             and type(reach_m) is float
@@ -639,8 +646,8 @@ class SpatialIndex(Generic[K]):
             boxes = _grow(lon, lon, lat, lat, radius_m + reach_m)
             if len(boxes) == 1:
                 code = self._single_cell(boxes[0])
-                if code >= 0 and self._entries.get(key) == code:
-                    self._cells[0][code][key] = boxes[0]
+                if code >= 0:
+                    self._place_in_cell(key, boxes[0], code, self._entries.get(key))
                     return
         self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
