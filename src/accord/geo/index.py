@@ -565,7 +565,10 @@ class SpatialIndex(Generic[K]):
                 if len(out) + c1 - c0 + 1 > _HALO_MAX_CELLS:
                     return None
                 row_code = r << _COL_BITS
-                out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
+                if 0 <= c0 and c1 < nc:  # (row_code | c is row_code + c: c < 2**_COL_BITS)
+                    out.update(range(row_code + c0, row_code + c1 + 1))
+                else:  # across the antimeridian
+                    out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
         return tuple(out)
 
     def declines(self, lon: float, lat: float, radius_m: float, d: float) -> bool:
