@@ -156,6 +156,11 @@ def _unit_reach(unc: float, speed: float, fix: float, t: float) -> float:
     return unc + speed * max(0.0, t - fix) + UNIT_HORIZON_M
 
 
+#: a float of a fraction whose magnitude is within [_PLAIN_LO, _PLAIN_HI) is written by JCS as
+#: ``repr`` writes it, without an exponent (ledger.commitment.plain_number)
+_PLAIN_LO = 1e-4
+_PLAIN_HI = 1e16
+
 #: future clearances are grouped by how far ahead their window starts (seconds), so that a unit
 #: reaching far by a late start does not make every sooner one a candidate
 _FUTURE_GROUPS_S = (600.0, 3600.0, 6 * 3600.0)
@@ -613,47 +618,54 @@ def _position_item(ident: str, pos: Position, unc: float, ts_s: str) -> tuple[li
     one a replay rebuilds (R15). And whether the item is plain: every number as ``plain_number``
     makes it, so that canonical JSON may take it as it is (:class:`PlainList`); not when a number
     is one JCS writes with an exponent, which canonical JSON must walk to."""
+    lon = pos.lon
+    lat = pos.lat
+    sent = pos.input
+    added = float(pos.added_uncertainty_m)
     tr = pos.transformation
+    transformed = tr.description not in ("", "none") or pos.datum_warning is not None
+    if (
+        not transformed
+        and type(sent) is dict
+        and len(sent) == 2
+        and sent.get("type") == "Point"
+        and type(xy := sent.get("coordinates")) is list
+        and len(xy) == 2
+        and type(x := xy[0]) is float
+        and type(y := xy[1]) is float
+        and x == lon
+        and y == lat
+        and not x.is_integer()
+        and not y.is_integer()
+        and (_PLAIN_LO <= x < _PLAIN_HI or -_PLAIN_HI < x <= -_PLAIN_LO)
+        and (_PLAIN_LO <= y < _PLAIN_HI or -_PLAIN_HI < y <= -_PLAIN_LO)
+    ):
+        # the common GeoJSON point, of degrees with fractions: plain as they are (plain_number
+        # returns them as they are) and the unit's lon/lat equal to them; the uncertainties are
+        # often whole metres (as ints). Uncertainties are finite and >= 0.
+        u: int | float = int(unc) if unc.is_integer() and unc <= MAX_SAFE_INT else unc
+        a: int | float = int(added) if added.is_integer() and added <= MAX_SAFE_INT else added
+        if (type(u) is int or _PLAIN_LO <= u < _PLAIN_HI) and (
+            type(a) is int or _PLAIN_LO <= a < _PLAIN_HI
+        ):
+            return [ident, lon, lat, u, a, ts_s, sent], True
     transformation = None
-    if tr.description not in ("", "none") or pos.datum_warning is not None:
+    if transformed:
         transformation = {
             "description": tr.description,
             "accuracy_m": tr.accuracy_m,
             "ballpark": tr.ballpark,
             "datum_warning": pos.datum_warning,
         }
-    sent = pos.input
-    added = float(pos.added_uncertainty_m)
     try:
-        if (
-            type(sent) is dict
-            and len(sent) == 2
-            and sent.get("type") == "Point"
-            and type(xy := sent.get("coordinates")) is list
-            and len(xy) == 2
-        ):  # the common GeoJSON point (its numbers checked by parse_location)
-            plain_input = {
-                "type": "Point",
-                "coordinates": [plain_number(xy[0]), plain_number(xy[1])],
-            }
-        else:
-            plain_input = _flat_json(sent, plain_number)
-        item = [
-            ident,
-            plain_number(pos.lon),
-            plain_number(pos.lat),
-            plain_number(unc),
-            plain_number(added),
-            ts_s,
-            plain_input,
-        ]
+        item: list[Any] = [ident, *map(plain_number, (lon, lat, unc, added)), ts_s]
+        item.append(_flat_json(sent, plain_number))
         if transformation is not None:
             item.append(_flat_json(transformation, plain_number))
         return item, True
     except ValueError:
         pass
-    item = [ident, _read_back(pos.lon), _read_back(pos.lat), _read_back(unc), _read_back(added)]
-    item.append(ts_s)
+    item = [ident, _read_back(lon), _read_back(lat), _read_back(unc), _read_back(added), ts_s]
     extra: tuple[Mapping[str, Any] | None, ...] = (sent, transformation)
     for obj in extra:
         if obj is not None:

@@ -565,7 +565,7 @@ class SpatialIndex(Generic[K]):
                 if len(out) + c1 - c0 + 1 > _HALO_MAX_CELLS:
                     return None
                 row_code = r << _COL_BITS
-                if 0 <= c0 and c1 < nc:  # (row_code | c is row_code + c: c < 2**_COL_BITS)
+                if c0 >= 0 and c1 < nc:  # (row_code | c is row_code + c: c < 2**_COL_BITS)
                     out.update(range(row_code + c0, row_code + c1 + 1))
                 else:  # across the antimeridian
                     out.update(row_code | (c % nc) for c in range(c0, c1 + 1))
@@ -650,7 +650,11 @@ class SpatialIndex(Generic[K]):
             if len(boxes) == 1:
                 code = self._single_cell(boxes[0])
                 if code >= 0:
-                    self._place_in_cell(key, boxes[0], code, self._entries.get(key))
+                    old = self._entries.get(key)
+                    if old == code:  # (the common step: within its cell)
+                        self._cells[0][code][key] = boxes[0]
+                    else:
+                        self._place_in_cell(key, boxes[0], code, old)
                     return
         self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
