@@ -641,14 +641,11 @@ def _position_item(ident: str, pos: Position, unc: float, ts_s: str) -> tuple[li
         and (_PLAIN_LO <= y < _PLAIN_HI or -_PLAIN_HI < y <= -_PLAIN_LO)
     ):
         # the common GeoJSON point, of degrees with fractions: plain as they are (plain_number
-        # returns them as they are) and the unit's lon/lat equal to them; the uncertainties are
-        # often whole metres (as ints). Uncertainties are finite and >= 0.
-        u: int | float = int(unc) if unc.is_integer() and unc <= MAX_SAFE_INT else unc
-        a: int | float = int(added) if added.is_integer() and added <= MAX_SAFE_INT else added
-        if (type(u) is int or _PLAIN_LO <= u < _PLAIN_HI) and (
-            type(a) is int or _PLAIN_LO <= a < _PLAIN_HI
-        ):
-            return [ident, lon, lat, u, a, ts_s, sent], True
+        # returns them as they are) and the unit's lon/lat equal to them
+        try:
+            return [ident, lon, lat, plain_number(unc), plain_number(added), ts_s, sent], True
+        except ValueError:
+            pass  # an uncertainty JCS writes with an exponent
     transformation = None
     if transformed:
         transformation = {

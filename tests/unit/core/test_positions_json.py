@@ -55,6 +55,7 @@ def _record(state: Any, uid: str) -> tuple[str, Any, Any]:
 @example([(0, {"type": "Point", "coordinates": [71, -0.0]}, 20)])
 @example([(0, {"type": "Point", "coordinates": [1e-5, 35.0]}, 0.0)])
 @example([(1, OTHER_FORMS[1], 1e16)])
+@example([(0, {"type": "Point", "coordinates": [1.5, 34.9]}, 2.0**53)])  # integral, not an int
 def test_r15_a_positions_event_is_committed_to_as_rfc8785_writes_it_and_replays_alike(
     moves: list[tuple[int, dict[str, Any], float]],
 ) -> None:
