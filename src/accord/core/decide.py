@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +63,7 @@ from accord.geo.discrepancy import parse_boundary_features
 from accord.geo.distance import distance, within
 from accord.geo.location import Position
 from accord.geo.shapes import Area, Disc, Shape
-from accord.ledger.commitment import MAX_SAFE_INT, PlainList, plain_number
+from accord.ledger.commitment import PlainList, plain_number
 
 __all__ = ["Event", "decide", "evolve", "next_deadline", "tick"]
 
@@ -512,7 +512,6 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     times: list[float] = []
     limit = now + MAX_CLOCK_SKEW_S
     last_time: datetime | None = None  # the times of a batch are often one instant: convert once
-    plain = True  # every item is (see _position_item)
     ts = 0.0
     ts_s = ""
     for i, u in enumerate(c.updates):
@@ -542,14 +541,26 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
             raise InvalidInput(f"updates.{i}.time", "is in the future of the server's clock")
         if ts < fix:
             raise InvalidInput(f"updates.{i}.time", "is older than the unit's last position")
-        item, item_plain = _position_item(u.id, u.position, float(unc), ts_s)
-        plain = plain and item_plain
+        pos = u.position
+        tr = pos.transformation
+        added = float(pos.added_uncertainty_m)
+        item: list[Any] = [u.id, pos.lon, pos.lat, float(unc), added, ts_s]
+        item.append(pos.input if type(pos.input) is dict else dict(pos.input))
+        if tr.description not in ("", "none") or pos.datum_warning is not None:
+            item.append(
+                {
+                    "description": tr.description,
+                    "accuracy_m": tr.accuracy_m,
+                    "ballpark": tr.ballpark,
+                    "datum_warning": pos.datum_warning,
+                }
+            )
         seen[key] = len(items)
         items.append(item)
         keys.append(key)
         recs.append(p)
         times.append(ts)
-    events = [_ev("positions_updated", now, c.party, updates=PlainList(items, plain=plain))]
+    events = [_ev("positions_updated", now, c.party, updates=PositionItems(items))]
     open_index = state.open_clearances
     if not len(open_index):
         return events
@@ -611,21 +622,29 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     return events
 
 
-def _position_item(ident: str, pos: Position, unc: float, ts_s: str) -> tuple[list[Any], bool]:
-    """An update's item in a positions_updated event: ``[id, lon, lat, uncertainty_m, added_m,
-    time, input]`` and, when the position was transformed, its transformation; every number as
-    the logged JSON reads back (an integral float as an ``int``), so that the live state is the
-    one a replay rebuilds (R15). And whether the item is plain: every number as ``plain_number``
-    makes it, so that canonical JSON may take it as it is (:class:`PlainList`); not when a number
-    is one JCS writes with an exponent, which canonical JSON must walk to."""
-    lon = pos.lon
-    lat = pos.lat
-    sent = pos.input
-    added = float(pos.added_uncertainty_m)
-    tr = pos.transformation
-    transformed = tr.description not in ("", "none") or pos.datum_warning is not None
+class PositionItems(PlainList):
+    """The ``updates`` of a positions_updated event (see _update_positions): each item is
+    ``[id, lon, lat, uncertainty_m, added_m, time, input]`` and, for a transformed position, its
+    transformation. Canonical JSON asks for them plain (:meth:`PlainList.plain_items`); they are
+    made so by their known shape, for a third of what the general walk costs, only then (the
+    state is built from the items as they are, as before)."""
+
+    __slots__ = ()
+
+    def plain_items(self) -> list[Any]:
+        try:
+            return [_plain_item(item) for item in self]
+        except ValueError:  # a number JCS writes with an exponent, an input of another shape
+            return super().plain_items()  # the walk: raises as it raises
+
+
+def _plain_item(item: list[Any]) -> list[Any]:
+    """An update's item as the walk makes it plain; ValueError where it may not be plain."""
+    ident, lon, lat, unc, added, ts_s, sent = item[:7]
+    if type(ident) is not str or type(ts_s) is not str:
+        raise ValueError(ident)
     if (
-        not transformed
+        len(item) == 7
         and type(sent) is dict
         and len(sent) == 2
         and sent.get("type") == "Point"
@@ -640,52 +659,21 @@ def _position_item(ident: str, pos: Position, unc: float, ts_s: str) -> tuple[li
         and (_PLAIN_LO <= x < _PLAIN_HI or -_PLAIN_HI < x <= -_PLAIN_LO)
         and (_PLAIN_LO <= y < _PLAIN_HI or -_PLAIN_HI < y <= -_PLAIN_LO)
     ):
-        # the common GeoJSON point, of degrees with fractions: plain as they are (plain_number
-        # returns them as they are) and the unit's lon/lat equal to them
-        try:
-            return [ident, lon, lat, plain_number(unc), plain_number(added), ts_s, sent], True
-        except ValueError:
-            pass  # an uncertainty JCS writes with an exponent
-    transformation = None
-    if transformed:
-        transformation = {
-            "description": tr.description,
-            "accuracy_m": tr.accuracy_m,
-            "ballpark": tr.ballpark,
-            "datum_warning": pos.datum_warning,
-        }
-    try:
-        item: list[Any] = [ident, *map(plain_number, (lon, lat, unc, added)), ts_s]
-        item.append(_flat_json(sent, plain_number))
-        if transformation is not None:
-            item.append(_flat_json(transformation, plain_number))
-        return item, True
-    except ValueError:
-        pass
-    item = [ident, _read_back(lon), _read_back(lat), _read_back(unc), _read_back(added), ts_s]
-    extra: tuple[Mapping[str, Any] | None, ...] = (sent, transformation)
-    for obj in extra:
-        if obj is not None:
-            try:
-                item.append(_flat_json(obj, _read_back))
-            except ValueError:  # not a location's validated JSON: kept as it is
-                item.append(dict(obj))
-    return item, False
+        # the common GeoJSON point, of degrees with fractions, equal to the unit's lon/lat:
+        # its numbers are plain as they are (plain_number returns them so); the uncertainties
+        # are often whole metres, written as ints
+        return [ident, lon, lat, plain_number(unc), plain_number(added), ts_s, sent]
+    out: list[Any] = [ident, *map(plain_number, (lon, lat, unc, added)), ts_s]
+    out.extend(_flat_json(obj) for obj in item[6:])
+    return out
 
 
-def _read_back(x: int | float) -> int | float:
-    """``x`` as JSON reads back what JCS wrote of it: an integral float within ±(2**53 - 1)
-    (``-0.0`` too, written ``0``) as an ``int``. (A larger one stays a float: JCS refuses it as
-    an integer.)"""
-    if type(x) is float and x.is_integer() and abs(x) <= MAX_SAFE_INT:
-        return int(x)
-    return x
-
-
-def _flat_json(obj: Mapping[str, Any], number: Callable[[Any], Any]) -> dict[str, Any]:
-    """A flat JSON object (a location's input, a transformation) with each number as ``number``
-    makes it; raises ValueError for a key that is not ASCII, a number ``number`` refuses, or a
-    member that is not a string, boolean, null, number or list of numbers."""
+def _flat_json(obj: Any) -> dict[str, Any]:
+    """A flat JSON object (a location's input, a transformation) as the walk makes it plain;
+    ValueError for a key that is not ASCII, a number that cannot be plain, or a member that is
+    not a string, boolean, null, number or list of numbers."""
+    if type(obj) is not dict:
+        raise ValueError(obj)
     out: dict[str, Any] = {}
     for k, v in obj.items():
         t = type(v)
@@ -694,13 +682,13 @@ def _flat_json(obj: Mapping[str, Any], number: Callable[[Any], Any]) -> dict[str
         if t is str or t is bool or v is None:
             out[k] = v
         elif t is float or t is int:
-            out[k] = number(v)
+            out[k] = plain_number(v)
         elif t is list:
             listed = []
             for x in v:
                 if type(x) is not float and type(x) is not int:
                     raise ValueError(k)
-                listed.append(number(x))
+                listed.append(plain_number(x))
             out[k] = listed
         else:
             raise ValueError(k)

@@ -23,7 +23,6 @@ from accord.errors import InvalidInput
 from accord.ledger.merkle import leaf_hash
 
 __all__ = [
-    "MAX_SAFE_INT",
     "MIN_SALT_BYTES",
     "SALT_BYTES",
     "PlainList",
@@ -42,9 +41,8 @@ SALT_BYTES = 16
 MIN_SALT_BYTES = 16
 """The shortest salt :func:`commitment` accepts."""
 
-MAX_SAFE_INT = 2**53 - 1
-"""The largest integer canonical JSON takes as one (rfc8785 refuses larger ones, which an IEEE 754
-double would not all hold exactly)."""
+
+_MAX_SAFE_INT = 2**53 - 1
 
 
 class _NotPlain(ValueError):
@@ -55,13 +53,19 @@ class PlainList(list[Any]):
     """A list that may vouch for its items: when ``plain`` is true, each is already what
     :func:`_as_plain` makes of it (every number as :func:`plain_number` returns it, every key
     ASCII, plain containers), and :func:`canonical_json` takes them as they are. A builder that
-    knows its values' types makes them so for less than walking them would cost."""
+    knows its values' types makes them so for less than walking them would cost; a subclass that
+    knows its items' shape may instead make them plain when asked (:meth:`plain_items`)."""
 
     __slots__ = ("plain",)
 
     def __init__(self, items: Iterable[Any] = (), *, plain: bool = False) -> None:
         super().__init__(items)
         self.plain = plain
+
+    def plain_items(self) -> list[Any]:
+        """What :func:`_as_plain` makes of this list: the list itself when ``plain``, else its
+        items walked (raising as the walk raises)."""
+        return self if self.plain else _plain_list(self)
 
 
 def plain_number(x: int | float) -> int | float:
@@ -70,11 +74,11 @@ def plain_number(x: int | float) -> int | float:
     beyond ±(2**53 - 1))."""
     if type(x) is float:
         if x.is_integer():
-            if -MAX_SAFE_INT <= x <= MAX_SAFE_INT:
+            if -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
                 return int(x)
         elif 1e-4 <= abs(x) < 1e16:  # what repr writes without an exponent (not nan, not inf)
             return x
-    elif -MAX_SAFE_INT <= x <= MAX_SAFE_INT:
+    elif -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
         return x
     raise _NotPlain  # an exponent, nan, inf, an integer beyond 2**53 - 1
 
@@ -105,22 +109,26 @@ def _as_plain(obj: Any) -> Any:
             else:
                 out[k] = _as_plain(v)
         return out
-    if t is not list and t is not tuple and isinstance(obj, PlainList) and obj.plain:
-        return obj
+    if t is not list and t is not tuple and isinstance(obj, PlainList):
+        return obj.plain_items()
     if t is list or t is tuple or isinstance(obj, list):  # a subclass too
-        return [
-            v
-            if type(v) is str or type(v) is bool or v is None
-            else plain_number(v)
-            if type(v) is float or type(v) is int
-            else _as_plain(v)
-            for v in obj
-        ]
+        return _plain_list(obj)
     if t is str or t is bool or obj is None:
         return obj
     if t is float or t is int:
         return plain_number(obj)
     raise _NotPlain
+
+
+def _plain_list(obj: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [
+        v
+        if type(v) is str or type(v) is bool or v is None
+        else plain_number(v)
+        if type(v) is float or type(v) is int
+        else _as_plain(v)
+        for v in obj
+    ]
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -1,21 +1,21 @@
-"""A positions_updated event is committed to as RFC 8785 writes its JSON, although its items are
-built plain (ledger.commitment.PlainList) so that canonical JSON need not walk them; and the live
-state after it holds the very values a replay of the logged JSON holds (R15), the awkward numbers
+"""A positions_updated event is committed to as RFC 8785 writes its JSON, although canonical JSON
+takes its items plain from the event's own shape (core.decide.PositionItems), not from the
+general walk; and replaying the logged JSON rebuilds the live units (R15), the awkward numbers
 included: integral floats, -0.0, exponents, every form of location."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import pytest
 import rfc8785
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from accord.core import commands as cmd
-from accord.core.decide import decide
+from accord.core.decide import PositionItems, decide
 from accord.geo.location import parse_location
-from accord.ledger.commitment import PlainList, canonical_json
+from accord.ledger.commitment import canonical_json
 
 from .conftest import LAT0, LON0, World
 
@@ -42,12 +42,11 @@ locations = st.builds(lambda x, y: {"type": "Point", "coordinates": [x, y]}, lon
 )
 
 
-def _record(state: Any, uid: str) -> tuple[str, Any, Any]:
-    """The unit's position as JSON that tells ``71`` from ``71.0`` and ``-0.0`` from ``0.0``,
-    its transformation and datum warning."""
+def _record(state: Any, uid: str) -> bytes:
+    """The unit's position, as the state's fingerprint compares it (JCS: ``71`` is ``71.0``)."""
     p = state.presences[f"alpha:{uid}"]
-    position = (p.lon, p.lat, p.uncertainty_m, p.added_m, p.fix, p.input)
-    return json.dumps(position, sort_keys=True), p.transformation, p.datum_warning
+    fields = (p.lon, p.lat, p.uncertainty_m, p.added_m, p.fix, p.input, p.transformation)
+    return rfc8785.dumps([*fields, p.datum_warning])
 
 
 @settings(max_examples=200, deadline=None)
@@ -77,8 +76,9 @@ def test_r15_a_positions_event_is_committed_to_as_rfc8785_writes_it_and_replays_
         assert _record(w.state, f"u{k}") == _record(replayed, f"u{k}")
 
 
-def test_a_positions_event_of_plain_numbers_is_plain_and_one_of_an_exponent_is_not() -> None:
-    # the common case needs no walk; a number JCS writes with an exponent takes the walk
+def test_a_positions_event_is_made_plain_by_its_shape_unless_a_number_needs_the_walk() -> None:
+    # the common case is made plain by the items' shape; a number JCS writes with an exponent
+    # sends it to the general walk, which refuses it (canonical JSON then asks rfc8785)
     w = World()
     w.party("alpha")
     w.unit("alpha", "u", LON0 + 0.0625, LAT0, 20.0, 5.0)
@@ -89,9 +89,12 @@ def test_a_positions_event_of_plain_numbers_is_plain_and_one_of_an_exponent_is_n
         command = cmd.UpdatePositions("alpha", (cmd.PositionUpdate("u", loc, 20.0, w.now),))
         return decide(w.state, command, w.now)[0]["updates"]
 
-    plain = updates(71.25)
-    assert type(plain) is PlainList and plain.plain
-    assert plain[0][1:5] == [71.25, 35, 20, 0]  # integral floats as ints, as JCS writes them
-    walked = updates(1e-5)
-    assert not walked.plain
-    assert walked[0][1] == 1e-5
+    common = updates(71.25)
+    assert type(common) is PositionItems
+    assert common[0][1:5] == [71.25, 35.0, 20.0, 0.0]  # the state's values, as they were
+    plain = common.plain_items()
+    assert plain[0][1:5] == [71.25, 35, 20, 0]
+    assert [type(v) for v in plain[0][1:5]] == [float, int, int, int]  # as JCS writes them
+    assert plain[0][6] == {"type": "Point", "coordinates": [71.25, 35]}
+    with pytest.raises(ValueError):
+        updates(1e-5).plain_items()
