@@ -243,18 +243,38 @@ def bench_stale(n_units: int, ages: list[float], requests: int, rng: random.Rand
     release()
 
 
+def updates_state(n_units: int, n_clearances: int, rng: random.Random) -> State:
+    """bench_updates' state: ``n_units`` units and ``n_clearances`` open clearances among them
+    (of 2 km hazard), the request budget lifted."""
+    s = build(0, n_units, rng)
+    s.policy = ProbePolicy(0, 0)
+    for i in range(n_clearances):
+        c = request_command(i, T0, 2000, rng)
+        for e in decide(s, c, T0):
+            evolve(s, e)
+    return s
+
+
+def step_command(
+    s: State, n_units: int, batch: int, now: datetime, rng: random.Random
+) -> cmd.UpdatePositions:
+    """``batch`` of the units, each moved a few metres from where the state has it, at ``now``."""
+    ups = []
+    for k in rng.sample(range(n_units), batch):
+        p = s.presences[f"charlie:u{k}"]
+        lon = p.lon + rng.uniform(-2e-4, 2e-4)
+        lat = p.lat + rng.uniform(-2e-4, 2e-4)
+        position = Position(
+            lon, lat, 0.0, {"type": "Point", "coordinates": [lon, lat]}, NO_TRANSFORMATION, None
+        )
+        ups.append(cmd.PositionUpdate(f"u{k}", position, 20.0, now))
+    return cmd.UpdatePositions("charlie", tuple(ups))
+
+
 def bench_updates(
     n_units: int, n_clearances: int, batch: int, batches: int, rng: random.Random
 ) -> None:
-    s = build(0, n_units, rng)
-    s.policy = ProbePolicy(0, 0)
-    now = T0
-    for i in range(n_clearances):
-        c = request_command(i, now, 2000, rng)
-        for e in decide(s, c, now):
-            evolve(s, e)
-    pos = {f"u{i}": s.presences[f"charlie:u{i}"] for i in range(n_units)}
-    keys = list(pos)
+    s = updates_state(n_units, n_clearances, rng)
     total = 0
     verdict_events = 0
     elapsed = 0.0
@@ -262,16 +282,7 @@ def bench_updates(
     collections = _collections()
     for b in range(batches):
         now = T0 + timedelta(seconds=0.01 * (b + 1))  # units report often: tracks stay fresh
-        ups = []
-        for k in rng.sample(keys, batch):
-            p = pos[k]
-            lon = p.lon + rng.uniform(-2e-4, 2e-4)
-            lat = p.lat + rng.uniform(-2e-4, 2e-4)
-            position = Position(
-                lon, lat, 0.0, {"type": "Point", "coordinates": [lon, lat]}, NO_TRANSFORMATION, None
-            )
-            ups.append(cmd.PositionUpdate(k, position, 20.0, now))
-        command = cmd.UpdatePositions("charlie", tuple(ups))
+        command = step_command(s, n_units, batch, now, rng)
         c0 = time.thread_time()
         t0 = time.perf_counter()
         events = decide(s, command, now)

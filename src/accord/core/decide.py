@@ -626,8 +626,8 @@ class PositionItems(PlainList):
     """The ``updates`` of a positions_updated event (see _update_positions): each item is
     ``[id, lon, lat, uncertainty_m, added_m, time, input]`` and, for a transformed position, its
     transformation. Canonical JSON asks for them plain (:meth:`PlainList.plain_items`); they are
-    made so by their known shape, for a third of what the general walk costs, only then (the
-    state is built from the items as they are, as before)."""
+    made so by their known shape, for 0.42 of what the general walk costs (timeit, 500 items),
+    and only then: the state is built from the items as they are."""
 
     __slots__ = ()
 
