@@ -60,8 +60,8 @@ def test_r15_a_positions_event_is_committed_to_as_rfc8785_writes_it_and_replays_
 ) -> None:
     w = World()
     w.party("alpha")
-    for k in range(3):  # not at integral degrees: what a replay makes of those is not this test's
-        w.unit("alpha", f"u{k}", LON0 + 0.0625, LAT0, 20.0, 5.0)
+    for k in range(3):
+        w.unit("alpha", f"u{k}", LON0, LAT0, 20.0, 5.0)
     w.advance(10.0)
     ups = tuple(
         cmd.PositionUpdate(f"u{k}", parse_location(loc), unc, w.now) for k, loc, unc in moves
@@ -81,7 +81,7 @@ def test_a_positions_event_is_made_plain_by_its_shape_unless_a_number_needs_the_
     # sends it to the general walk, which refuses it (canonical JSON then asks rfc8785)
     w = World()
     w.party("alpha")
-    w.unit("alpha", "u", LON0 + 0.0625, LAT0, 20.0, 5.0)
+    w.unit("alpha", "u", LON0, LAT0, 20.0, 5.0)
     w.advance(10.0)
 
     def updates(lon: float) -> Any:
