@@ -156,11 +156,6 @@ def _unit_reach(unc: float, speed: float, fix: float, t: float) -> float:
     return unc + speed * max(0.0, t - fix) + UNIT_HORIZON_M
 
 
-#: a float of a fraction whose magnitude is within [_PLAIN_LO, _PLAIN_HI) is written by JCS as
-#: ``repr`` writes it, without an exponent (ledger.commitment.plain_number)
-_PLAIN_LO = 1e-4
-_PLAIN_HI = 1e16
-
 #: future clearances are grouped by how far ahead their window starts (seconds), so that a unit
 #: reaching far by a late start does not make every sooner one a candidate
 _FUTURE_GROUPS_S = (600.0, 3600.0, 6 * 3600.0)
@@ -625,26 +620,30 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
 class PositionItems(PlainList):
     """The ``updates`` of a positions_updated event (see _update_positions): each item is
     ``[id, lon, lat, uncertainty_m, added_m, time, input]`` and, for a transformed position, its
-    transformation. Canonical JSON asks for them plain (:meth:`PlainList.plain_items`); they are
-    made so by their known shape, for 0.42 of what the general walk costs (timeit, 500 items),
-    and only then: the state is built from the items as they are."""
+    transformation. Canonical JSON asks for them plain (:meth:`PlainList.plain_items`), and only
+    then are they made so: the state is built from the items as they are. Items of the common
+    shape (:func:`_plain_point_item`) are made plain for 0.39 of what the general walk costs
+    (timeit, 500 items); a batch with any other item is walked."""
 
     __slots__ = ()
 
     def plain_items(self) -> list[Any]:
         try:
-            return [_plain_item(item) for item in self]
-        except ValueError:  # a number JCS writes with an exponent, an input of another shape
+            return [_plain_point_item(item) for item in self]
+        except ValueError:  # another shape, or a number JCS writes with an exponent
             return super().plain_items()  # the walk: raises as it raises
 
 
-def _plain_item(item: list[Any]) -> list[Any]:
-    """An update's item as the walk makes it plain; ValueError where it may not be plain."""
-    ident, lon, lat, unc, added, ts_s, sent = item[:7]
-    if type(ident) is not str or type(ts_s) is not str:
-        raise ValueError(ident)
-    if (
-        len(item) == 7
+def _plain_point_item(item: list[Any]) -> list[Any]:
+    """The item of an update to a GeoJSON point of fractional degrees, equal to the unit's
+    lon/lat, as the walk makes it plain (those degrees stay the floats they are, the
+    uncertainties as ``plain_number`` makes them); ValueError for any other item."""
+    if len(item) != 7:
+        raise ValueError("transformed")
+    ident, lon, lat, unc, added, ts_s, sent = item
+    if not (
+        type(ident) is str
+        and type(ts_s) is str
         and type(sent) is dict
         and len(sent) == 2
         and sent.get("type") == "Point"
@@ -654,45 +653,11 @@ def _plain_item(item: list[Any]) -> list[Any]:
         and type(y := xy[1]) is float
         and x == lon
         and y == lat
-        and not x.is_integer()
-        and not y.is_integer()
-        and (_PLAIN_LO <= x < _PLAIN_HI or -_PLAIN_HI < x <= -_PLAIN_LO)
-        and (_PLAIN_LO <= y < _PLAIN_HI or -_PLAIN_HI < y <= -_PLAIN_LO)
+        and type(plain_number(x)) is float  # (an integral one becomes an int)
+        and type(plain_number(y)) is float
     ):
-        # the common GeoJSON point, of degrees with fractions, equal to the unit's lon/lat:
-        # its numbers are plain as they are (plain_number returns them so); the uncertainties
-        # are often whole metres, written as ints
-        return [ident, lon, lat, plain_number(unc), plain_number(added), ts_s, sent]
-    out: list[Any] = [ident, *map(plain_number, (lon, lat, unc, added)), ts_s]
-    out.extend(_flat_json(obj) for obj in item[6:])
-    return out
-
-
-def _flat_json(obj: Any) -> dict[str, Any]:
-    """A flat JSON object (a location's input, a transformation) as the walk makes it plain;
-    ValueError for a key that is not ASCII, a number that cannot be plain, or a member that is
-    not a string, boolean, null, number or list of numbers."""
-    if type(obj) is not dict:
-        raise ValueError(obj)
-    out: dict[str, Any] = {}
-    for k, v in obj.items():
-        t = type(v)
-        if type(k) is not str or not k.isascii():
-            raise ValueError(k)
-        if t is str or t is bool or v is None:
-            out[k] = v
-        elif t is float or t is int:
-            out[k] = plain_number(v)
-        elif t is list:
-            listed = []
-            for x in v:
-                if type(x) is not float and type(x) is not int:
-                    raise ValueError(k)
-                listed.append(plain_number(x))
-            out[k] = listed
-        else:
-            raise ValueError(k)
-    return out
+        raise ValueError(ident)
+    return [ident, lon, lat, plain_number(unc), plain_number(added), ts_s, sent]
 
 
 def _built(move: list[Any]) -> PresenceRec:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from accord.core import commands as cmd
 from accord.core.decide import PositionItems, decide
 from accord.geo.location import parse_location
-from accord.ledger.commitment import canonical_json
+from accord.ledger.commitment import PlainList, canonical_json
 
 from .conftest import LAT0, LON0, World
 
@@ -98,3 +98,9 @@ def test_a_positions_event_is_made_plain_by_its_shape_unless_a_number_needs_the_
     assert plain[0][6] == {"type": "Point", "coordinates": [71.25, 35]}
     with pytest.raises(ValueError):
         updates(1e-5).plain_items()
+    # a point of fractional degrees takes the shape's way; it gives what the walk gives
+    loc = parse_location({"type": "Point", "coordinates": [71.25, 35.125]})
+    command = cmd.UpdatePositions("alpha", (cmd.PositionUpdate("u", loc, 20.0, w.now),))
+    fractional = decide(w.state, command, w.now)[0]["updates"]
+    assert fractional.plain_items() == PlainList(fractional).plain_items()
+    assert [type(v) for v in fractional.plain_items()[0][1:5]] == [float, float, int, int]
