@@ -66,23 +66,29 @@ class Data:
 
 
 class GridImpl:
+    """Accord's index. Its keys are strings: the point's row number written out, and ``query``
+    answers the rows (the caller's exact test indexes the data's arrays)."""
+
     def __init__(self, cell_deg: float) -> None:
         self.name = f"grid-{cell_deg:g}"
         self.cell_deg = cell_deg
-        self.ix: SpatialIndex[int] = SpatialIndex(cell_deg=cell_deg)
+        self.ix: SpatialIndex = SpatialIndex(cell_deg=cell_deg)
 
     def build(self, data: Data) -> None:
-        ix = SpatialIndex[int](cell_deg=self.cell_deg)
+        ix = SpatialIndex(cell_deg=self.cell_deg)
         insert = ix.insert
-        for i, (x, y, r) in enumerate(zip(data.lon, data.lat, data.reach, strict=True)):
-            insert(i, Disc(x, y, 0.0), r)
+        self.keys = [str(i) for i in range(len(data.lon))]
+        self.rows = {k: i for i, k in enumerate(self.keys)}
+        for k, x, y, r in zip(self.keys, data.lon, data.lat, data.reach, strict=True):
+            insert(k, Disc(x, y, 0.0), r)
         self.ix = ix
 
     def move(self, key: int, lon: float, lat: float, reach: float) -> None:
-        self.ix.move(key, Disc(lon, lat, 0.0), reach)
+        self.ix.move(self.keys[key], Disc(lon, lat, 0.0), reach)
 
     def query(self, q: Disc, d: float) -> Any:
-        return self.ix.query(q, d)
+        rows = self.rows
+        return [rows[k] for k in self.ix.query(q, d)]
 
     def describe(self) -> str:
         s = self.ix.stats()
@@ -354,9 +360,11 @@ def run(sizes: list[int], n_queries: int, n_moves: int, impls: list[str], repeat
 def run_large(n_points: int, n_queries: int) -> None:
     """Mixed sizes: points plus polygons of 5-300 km and discs of 1-500 km reach."""
     rng = np.random.default_rng(3)
-    ix = SpatialIndex[int]()  # the default cell size
+    ix = SpatialIndex()  # the default cell size
     for i in range(n_points):
-        ix.insert(i, Disc(float(rng.uniform(LON0, LON1)), float(rng.uniform(LAT0, LAT1))), 50.0)
+        ix.insert(
+            str(i), Disc(float(rng.uniform(LON0, LON1)), float(rng.uniform(LAT0, LAT1))), 50.0
+        )
     k = n_points
     for size_km in (5, 20, 80, 300):
         for _ in range(250):
@@ -364,12 +372,12 @@ def run_large(n_points: int, n_queries: int) -> None:
             dy = size_km / 111.0
             dx = dy / math.cos(math.radians(y))
             ring = ((x, y), (x + dx, y), (x + dx, y + dy), (x, y + dy), (x, y))
-            ix.insert(k, Area(((ring,),)), 0.0)
+            ix.insert(str(k), Area(((ring,),)), 0.0)
             k += 1
     for reach_km in (1, 10, 100, 500):
         for _ in range(250):
             x, y = float(rng.uniform(LON0, LON1)), float(rng.uniform(LAT0, LAT1))
-            ix.insert(k, Disc(x, y), reach_km * 1000.0)
+            ix.insert(str(k), Disc(x, y), reach_km * 1000.0)
             k += 1
     s = ix.stats()
     print(

@@ -6,6 +6,10 @@ from pathlib import Path
 import pytest
 from tests.support.server import ServerProcess
 
+from accord.compiled import check
+
+check()  # the tests run the compiled modules: refuse to test an older build of them
+
 
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from accord.api.app import Auth, create_app, new_token
 from accord.api.basemap import MBTiles
+from accord.compiled import check as check_compiled
 from accord.core.model import ProbePolicy
 from accord.service import Clock, Service, system_clock
 from accord.store import open_store
@@ -75,6 +76,7 @@ def runtime(
     basemap: Path | None = None,
 ) -> Iterator[Runtime]:
     """Open the store, restore the state, start the timers; close everything on exit."""
+    check_compiled()  # refuse to serve the code of an older build
     tiles = MBTiles(basemap) if basemap is not None else None  # refuse a bad file first
     data_dir.mkdir(parents=True, exist_ok=True)
     token, new = admin_token(data_dir)

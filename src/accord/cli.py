@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from accord.compiled import StaleBuild
+from accord.compiled import check as check_compiled
 from accord.core.model import ProbePolicy
 from accord.errors import AccordError, InvalidInput, VerificationError
 from accord.geo.coords import GridReading, parse_text
@@ -633,7 +635,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        check_compiled()
         return func(args)
+    except StaleBuild as exc:
+        print(f"accord: {exc}", file=sys.stderr)
+        return 2
     except AccordError as exc:
         print(f"accord: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, VerificationError) else 2

@@ -459,8 +459,10 @@ def test_within_refuses_nan_and_non_numbers() -> None:
         within(Disc(0, 0), Disc(1, 1), math.nan)
     with pytest.raises(InvalidInput, match="must be a number"):
         within(Disc(0, 0), area, math.nan)
-    with pytest.raises(InvalidInput, match="must be a number"):
+    with pytest.raises(TypeError):
         within(Disc(0, 0), Disc(1, 1), "5")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        within(Disc(0, 0), area, "5")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="expected a Disc, Corridor or Area"):
         distance(Disc(0, 0), "area")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="not a valid disc"):

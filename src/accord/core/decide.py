@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from accord.core import commands as cmd
 from accord.core.model import (
     ACK_TIMEOUT_S,
@@ -617,6 +619,7 @@ def _update_positions(state: State, c: cmd.UpdatePositions, now: float) -> list[
     return events
 
 
+@mypyc_attr(native_class=False)  # a list's subclass stays a Python class
 class PositionItems(PlainList):
     """The ``updates`` of a positions_updated event (see _update_positions): each item is
     ``[id, lon, lat, uncertainty_m, added_m, time, input]`` and, for a transformed position, its

@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
+from mypy_extensions import mypyc_attr
+
 from accord.errors import InvalidInput
-from accord.geo.shapes import Area, Corridor, Disc, Shape
+from accord.geo.shapes import Area, Corridor, Disc, PointGeometry, Shape
 from accord.ledger.commitment import PlainList, plain_number
 
 __all__ = [
@@ -45,7 +47,6 @@ __all__ = [
     "fmt_time",
     "freeze_json",
     "parse_time",
-    "presence_reason",
     "reasons_of",
     "shape_from_json",
     "shape_to_json",
@@ -186,36 +187,6 @@ class Disclosure:
         return Disclosure(cast(Level, default), levels)
 
 
-class PointGeometry(Mapping[str, Any]):
-    """The GeoJSON Point ``{"type": "Point", "coordinates": [lon, lat]}`` of a reason, read-only:
-    two floats instead of a dict and a list (a clearance may list hundreds of presences)."""
-
-    __slots__ = ("lat", "lon")
-
-    def __init__(self, lon: float, lat: float) -> None:
-        self.lon = lon
-        self.lat = lat
-
-    def __getitem__(self, key: str) -> Any:
-        if key == "type":
-            return "Point"
-        if key == "coordinates":
-            return [self.lon, self.lat]
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("type", "coordinates"))
-
-    def __len__(self) -> int:
-        return 2
-
-    def __repr__(self) -> str:
-        return f"PointGeometry({self.lon!r}, {self.lat!r})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "Point", "coordinates": [self.lon, self.lat]}
-
-
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a verdict is not clear. ``presence`` is the owner's presence id (with ``party``)."""
@@ -284,38 +255,7 @@ class Reason:
         return (self.code, self.party, self.presence, self.layers, self.alert, self.clearance)
 
 
-# The slots' setters of Reason. Its dataclass __init__, frozen, sets each of the nine fields through
-# object.__setattr__; presence_reason calls the setters directly.
-_new_object = object.__new__
-_set_code = Reason.__dict__["code"].__set__
-_set_party = Reason.__dict__["party"].__set__
-_set_presence = Reason.__dict__["presence"].__set__
-_set_distance_m = Reason.__dict__["distance_m"].__set__
-_set_geometry = Reason.__dict__["geometry"].__set__
-_set_layers = Reason.__dict__["layers"].__set__
-_set_alert = Reason.__dict__["alert"].__set__
-_set_clearance = Reason.__dict__["clearance"].__set__
-_set_detail = Reason.__dict__["detail"].__set__
-
-
-def presence_reason(
-    code: str, party: str, presence: str, distance_m: float, geometry: Mapping[str, Any]
-) -> Reason:
-    """``Reason(code, party, presence, distance_m, geometry)``, the same value, built in about half
-    the time (a verdict lists every presence in conflict)."""
-    r: Reason = _new_object(Reason)
-    _set_code(r, code)
-    _set_party(r, party)
-    _set_presence(r, presence)
-    _set_distance_m(r, distance_m)
-    _set_geometry(r, geometry)
-    _set_layers(r, ())
-    _set_alert(r, None)
-    _set_clearance(r, None)
-    _set_detail(r, None)
-    return r
-
-
+@mypyc_attr(native_class=False)  # a list's subclass stays a Python class
 class ReasonList(PlainList):
     """A verdict's reasons as an event carries them, their JSON, with the reasons themselves:
     applying the event takes those (:func:`reasons_of`) instead of reading the JSON back. They

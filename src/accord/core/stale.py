@@ -171,7 +171,7 @@ class StaleBands:
     def __init__(self) -> None:
         # level L's point units; a grid of cells about CAP[L] across, in degrees
         self._grids = [_Grid(min(10.0, cap / _M_PER_DEG)) for cap in CAP[1:]]
-        self._areas: dict[int, SpatialIndex[str]] = {}  # level -> its area units, if any
+        self._areas: dict[int, SpatialIndex] = {}  # level -> its area units, if any
         self._everywhere: set[str] = set()
         self._heap: list[tuple[float, str]] = []
         self._queued: dict[str, float] = {}  # key -> the time of its one valid heap entry

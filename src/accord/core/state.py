@@ -463,9 +463,9 @@ class State:
         self.seq: dict[str, int] = {"clearance": 0, "alert": 0, "layer": 0}
         self.last_index: int | None = None
         # derived
-        self.sites: SpatialIndex[str] = SpatialIndex()
-        self.units: SpatialIndex[str] = SpatialIndex()
-        self.open_clearances: SpatialIndex[str] = SpatialIndex(halo_m=OPEN_CLEARANCE_HALO_M)
+        self.sites: SpatialIndex = SpatialIndex()
+        self.units: SpatialIndex = SpatialIndex()
+        self.open_clearances: SpatialIndex = SpatialIndex(halo_m=OPEN_CLEARANCE_HALO_M)
         self.stale_bands = StaleBands()
         self.speed_counts: dict[float, int] = {}
         self.aor_clearances: dict[str, set[str]] = {}

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from accord.core.model import (
     CONFLICT_CODES,
     TRACK_MAX_UNCERTAINTY_M,
@@ -25,7 +27,6 @@ from accord.core.model import (
     Reason,
     Verdict,
     freeze_json,
-    presence_reason,
 )
 from accord.core.stale import GLOBE_M
 from accord.core.state import (
@@ -59,6 +60,7 @@ _CODE_ORDER = {
 _CELL_DEG = 0.1  # the grid of pending points (a verdict's boxes span a few tenths of a degree)
 
 
+@mypyc_attr(native_class=False)  # see accord.compiled: natively it would take weakrefs
 class Pending(dict[str, PresenceRec | None]):
     """The presences a command is about to change: key -> new record, or None (removed).
 
@@ -266,7 +268,7 @@ def _measure(p: PresenceRec, area: Shape) -> tuple[float, float]:
 
 
 def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
-    return presence_reason(code, p.owner, p.id, _tenths(max(metres, 0.0)), _geometry(p))
+    return Reason(code, p.owner, p.id, _tenths(max(metres, 0.0)), _geometry(p))
 
 
 def _tenths(x: float) -> float:

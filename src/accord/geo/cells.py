@@ -97,8 +97,10 @@ def _number(x: object, field: str, what: str, lo: float, hi: float) -> float:
     return v
 
 
-def coarse_cell(lon: float, lat: float) -> CoarseCell:
-    """The coarse cell holding the point ``(lon, lat)`` (WGS84 degrees)."""
+def coarse_cell(lon: object, lat: object) -> CoarseCell:
+    """The coarse cell holding the point ``(lon, lat)`` (WGS84 degrees). Anything but a finite
+    number in range, a boolean included, is refused with InvalidInput (the parameters are
+    ``object`` so that the compiled signature does not turn a boolean into a float first)."""
     x = _number(lon, "lon", "longitude", -180.0, 180.0)
     y = _number(lat, "lat", "latitude", -90.0, 90.0)
     if x == 180.0:

@@ -619,9 +619,9 @@ def _merge(
 ) -> list[DiscrepancyZone]:
     """Merge zones of different pairs that overlap (each pair of candidates compared in a plane
     centred on the two; candidates found with the spatial index)."""
-    index: SpatialIndex[int] = SpatialIndex()
+    index: SpatialIndex = SpatialIndex()
     for k, (rings, _, _) in enumerate(found):
-        index.insert(k, Area(polygons=(rings,)))
+        index.insert(str(k), Area(polygons=(rings,)))
     parent = list(range(len(found)))
 
     def root(k: int) -> int:
@@ -631,7 +631,8 @@ def _merge(
         return k
 
     for x, (rings, _, _) in enumerate(found):
-        for y in index.query(Area(polygons=(rings,)), 0.0):
+        for key in index.query(Area(polygons=(rings,)), 0.0):
+            y = int(key)
             if y <= x or root(x) == root(y):
                 continue
             plane = _Plane(*_centre([np.asarray(r) for r in (*rings, *found[y][0])]))

@@ -876,19 +876,17 @@ def within(a: Shape, b: Shape, d: float) -> bool:
     """True iff the true distance may be ``<= d``: ``distance(a, b).metres - error_m <= d``.
 
     Errs towards True: two discs whose distance comes out NaN are "within"; otherwise an invalid
-    shape (NaN coordinates, negative radius) or a ``d`` that is not a number raises InvalidInput.
+    shape (NaN coordinates, negative radius) or a NaN ``d`` raises InvalidInput (and a ``d`` that
+    is not a number TypeError, as the compiled signature checks it).
     """
     if type(a) is Disc and type(b) is Disc:  # the hot path: one inverse geodesic
         s = _inv_point(a.lon, a.lat, b.lon, b.lat, False, True)[2]
         m = s - a.radius_m - b.radius_m
-        try:
-            if (m if m > 0.0 else 0.0) - EPS_M <= d:  # NaN m counts as 0: within
-                return True
-        except TypeError as exc:
-            raise InvalidInput("d", f"the distance must be a number, got {d!r}") from exc
+        if (m if m > 0.0 else 0.0) - EPS_M <= d:  # NaN m counts as 0: within
+            return True
         if d == d and a.radius_m >= 0.0 and b.radius_m >= 0.0:  # noqa: PLR0124 (d not NaN)
             return False
-    if not isinstance(d, int | float) or isinstance(d, bool) or math.isnan(d):
+    if math.isnan(d):
         raise InvalidInput("d", f"the distance must be a number, got {d!r}")
     _check_shape(a, "a")
     _check_shape(b, "b")

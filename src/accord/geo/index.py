@@ -53,9 +53,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 from pyproj import Geod
@@ -65,7 +65,6 @@ from accord.geo.shapes import Area, Corridor, Disc, Shape
 
 __all__ = ["Box", "SpatialIndex", "bounds"]
 
-K = TypeVar("K", bound=Hashable)
 
 Box = tuple[float, float, float, float]
 """(west, south, east, north) in degrees, west <= east, within [-180, 180] x [-90, 90]."""
@@ -301,8 +300,8 @@ def _box_union(a: Box, b: Box) -> Box:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-class SpatialIndex(Generic[K]):
-    """Keys with shapes, updated in place, queried by distance. See the module docstring.
+class SpatialIndex:
+    """Keys (strings) with shapes, updated in place, queried by distance. See the module docstring.
 
     ``query(shape, d)`` returns a superset of the keys whose shape, grown by the ``reach_m`` it was
     inserted with, may lie within ``d`` metres of ``shape``; the caller does the exact test.
@@ -338,15 +337,15 @@ class SpatialIndex(Generic[K]):
         self._levels = levels
         self._max_cells = max_cells
         # per level: cell code -> {key: box of that key meeting this cell}
-        self._cells: list[dict[int, dict[K, Box]]] = [{} for _ in levels]
+        self._cells: list[dict[int, dict[str, Box]]] = [{} for _ in levels]
         # key -> cell code (one cell) or tuple of cell codes
-        self._entries: dict[K, int | tuple[int, ...]] = {}
+        self._entries: dict[str, int | tuple[int, ...]] = {}
         # level-0 cell code -> the same int, so that the entries of one cell share one int object
         self._codes: dict[int, int] = {}
         self._level_count = [0] * len(levels)
         self._halo_m = float(halo_m)
         self._halo: dict[int, int] = {}  # level-0 cell code -> entries whose halo covers it
-        self._halo_of: dict[K, tuple[int, ...] | None] = {}  # None: too wide, counted below
+        self._halo_of: dict[str, tuple[int, ...] | None] = {}  # None: too wide, counted below
         self._halo_wide = 0
 
     def __len__(self) -> int:
@@ -355,7 +354,7 @@ class SpatialIndex(Generic[K]):
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
-    def __iter__(self) -> Iterator[K]:
+    def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
     # -- placement ---------------------------------------------------------------------------------
@@ -422,7 +421,7 @@ class SpatialIndex(Generic[K]):
             return -1
         return (r << _COL_BITS) | c
 
-    def _unregister(self, key: K, old: int | tuple[int, ...]) -> None:
+    def _unregister(self, key: str, old: int | tuple[int, ...]) -> None:
         codes = (old,) if isinstance(old, int) else old
         level = codes[0] >> _LEVEL_SHIFT
         cells = self._cells[level]
@@ -435,13 +434,13 @@ class SpatialIndex(Generic[K]):
                     del self._codes[code]
         self._level_count[level] -= 1
 
-    def _set(self, key: K, boxes: list[Box]) -> None:
+    def _set(self, key: str, boxes: list[Box]) -> None:
         if self._halo_m > 0.0:
             self._set_halo(key, self._place_entry(key, boxes))
         else:
             self._place_entry(key, boxes)
 
-    def _place_entry(self, key: K, boxes: list[Box]) -> list[Box]:
+    def _place_entry(self, key: str, boxes: list[Box]) -> list[Box]:
         """Store ``key`` with ``boxes``; returns the boxes stored (per cell: a union)."""
         entries = self._entries
         old = entries.get(key)
@@ -474,7 +473,7 @@ class SpatialIndex(Generic[K]):
         return list(set(regs.values()))
 
     def _place_in_cell(
-        self, key: K, box: Box, code: int, old: int | tuple[int, ...] | None
+        self, key: str, box: Box, code: int, old: int | tuple[int, ...] | None
     ) -> None:
         """Store ``key`` with ``box``, which lies in the level-0 cell ``code``; ``old``: where
         the key is stored now (None: nowhere)."""
@@ -496,7 +495,7 @@ class SpatialIndex(Generic[K]):
 
     # -- the halo ----------------------------------------------------------------------------------
 
-    def _set_halo(self, key: K, boxes: list[Box]) -> None:
+    def _set_halo(self, key: str, boxes: list[Box]) -> None:
         self._drop_halo(key)
         codes = self._halo_cells(boxes)
         self._halo_of[key] = codes
@@ -507,7 +506,7 @@ class SpatialIndex(Generic[K]):
         for code in codes:
             halo[code] = halo.get(code, 0) + 1
 
-    def _drop_halo(self, key: K) -> None:
+    def _drop_halo(self, key: str) -> None:
         if key not in self._halo_of:
             return
         codes = self._halo_of.pop(key)
@@ -621,18 +620,18 @@ class SpatialIndex(Generic[K]):
 
     # -- public API --------------------------------------------------------------------------------
 
-    def insert(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
+    def insert(self, key: str, shape: Shape, reach_m: float = 0.0) -> None:
         """Add ``key`` with ``shape`` grown by ``reach_m`` metres; replaces a previous entry."""
         self._set(key, _bounds(shape, _check_grow(reach_m, "reach_m"), "shape"))
 
-    def move(self, key: K, shape: Shape, reach_m: float = 0.0) -> None:
+    def move(self, key: str, shape: Shape, reach_m: float = 0.0) -> None:
         """Same as :meth:`insert`; a Disc that stays in its cell costs a few dict operations."""
         if type(shape) is Disc:
             self.move_disc(key, shape.lon, shape.lat, shape.radius_m, reach_m)
         else:
             self.insert(key, shape, reach_m)
 
-    def move_disc(self, key: K, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
+    def move_disc(self, key: str, lon: float, lat: float, radius_m: float, reach_m: float) -> None:
         """Exactly ``insert(key, Disc(lon, lat, radius_m), reach_m)`` (the same structure, the
         same errors), without building the Disc when it need not be built: in an index without a
         halo, a point whose box (:func:`_grow`'s) lies in one level-0 cell is stored there as
@@ -659,7 +658,7 @@ class SpatialIndex(Generic[K]):
         self.insert(key, Disc(lon, lat, radius_m), reach_m)
 
     def insert_points(
-        self, keys: Sequence[K], lons: np.ndarray, lats: np.ndarray, reach_m: np.ndarray
+        self, keys: Sequence[str], lons: np.ndarray, lats: np.ndarray, reach_m: np.ndarray
     ) -> None:
         """Exactly ``insert(keys[i], Disc(lons[i], lats[i], 0.0), reach_m[i])`` for each i in
         turn (the same boxes, cells and errors), for building an index in bulk: the boxes and
@@ -748,7 +747,7 @@ class SpatialIndex(Generic[K]):
         for i in np.flatnonzero(~fast).tolist():
             self.insert(keys[i], Disc(float(lons[i]), float(lats[i]), 0.0), float(reach[i]))
 
-    def remove(self, key: K) -> None:
+    def remove(self, key: str) -> None:
         """Remove ``key``; nothing happens if it is absent."""
         old = self._entries.pop(key, None)
         if old is not None:
@@ -756,10 +755,10 @@ class SpatialIndex(Generic[K]):
             if self._halo_m > 0.0:
                 self._drop_halo(key)
 
-    def query(self, shape: Shape, d: float) -> set[K]:
+    def query(self, shape: Shape, d: float) -> set[str]:
         """A superset of the keys whose shape grown by its reach may lie within ``d`` metres of
         ``shape``: every key whose box meets a box of ``shape`` grown by ``d``."""
-        out: set[K] = set()
+        out: set[str] = set()
         if (
             self._halo_m > 0.0  # (no call at all for an index without a halo)
             and type(shape) is Disc
@@ -864,7 +863,7 @@ class SpatialIndex(Generic[K]):
         return out
 
     @staticmethod
-    def _scan(cells: dict[int, dict[K, Box]], qbox: Box, out: set[K]) -> None:
+    def _scan(cells: dict[int, dict[str, Box]], qbox: Box, out: set[str]) -> None:
         """Test every entry of one level (when the query covers more cells than are filled)."""
         qw, qs, qe, qn = qbox
         for cell in cells.values():

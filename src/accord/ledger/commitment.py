@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import rfc8785
+from mypy_extensions import mypyc_attr
 
 from accord.errors import InvalidInput
 from accord.ledger.merkle import leaf_hash
@@ -45,10 +46,12 @@ MIN_SALT_BYTES = 16
 _MAX_SAFE_INT = 2**53 - 1
 
 
+@mypyc_attr(native_class=False)  # see accord.compiled: natively it would take weakrefs
 class _NotPlain(ValueError):
     """Raised by :func:`_as_plain` for a value the fast path would not write as JCS."""
 
 
+@mypyc_attr(native_class=False)  # a list's subclass stays a Python class
 class PlainList(list[Any]):
     """A list that may vouch for its items: when ``plain`` is true, each is already what
     :func:`_as_plain` makes of it (every number as :func:`plain_number` returns it, every key

@@ -249,7 +249,7 @@ def make_world() -> Callable[[], World]:
     return World
 
 
-def _index(index: SpatialIndex[str]) -> tuple[Any, ...]:
+def _index(index: SpatialIndex) -> tuple[Any, ...]:
     # the index's own structure: a bulk build must give the very one inserting in turn gives
     return (index._cells, index._entries, index._level_count, index._codes)
 

@@ -1,0 +1,91 @@
+"""The modules the build compiles with mypyc (setup.py), and the check that each still is what
+its source says.
+
+A compiled module is imported in place of its ``.py``: after an edit, a checkout or a merge, the
+process would run the code of the last build, not the code on disk. The build writes the SHA-256
+of each source it compiled into ``compiled.json`` beside this file; :func:`check` compares them
+with the sources on disk and refuses to go on when one differs. The entry points call it before
+they use the core (``accord`` and every subcommand, :func:`accord.bootstrap.build_service`, the
+test suite, the in-process benchmarks); it reads a few hundred KiB, once.
+
+A class in a compiled module is native (its attributes are C fields) unless it is marked
+``@mypyc_attr(native_class=False)``. A native class with a Python base (a generic, an ABC such as
+``Mapping``, ``dict``, an exception) also gets a ``__dict__`` and takes weak references, but its
+compiled deallocator does not clear them (mypyc/mypyc#1102): a weak reference to a freed instance
+crashes the interpreter later, in the collector. Such classes are marked non-native here, or kept
+in modules that are not compiled (``PointGeometry``, whose ``Mapping`` base is not allowed for
+a non-native class either); tests/unit/test_compiled.py checks that no native class takes weak
+references.
+
+This file imports nothing of Accord's: setup.py loads it on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import json
+from pathlib import Path
+
+COMPILED = (
+    "accord.geo.cells",
+    "accord.geo.distance",
+    "accord.geo.index",
+    "accord.ledger.commitment",
+    "accord.ledger.merkle",
+    "accord.core.model",
+    "accord.core.stale",
+    "accord.core.state",
+    "accord.core.verdict",
+    "accord.core.decide",
+)
+"""The modules compiled by setup.py, by name."""
+
+MANIFEST = "compiled.json"
+"""The build's record of the sources it compiled: ``{module: sha256 of its .py}``."""
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _paths(module: str, package_root: Path = _PACKAGE_ROOT) -> tuple[Path, list[Path]]:
+    base = package_root.joinpath(*module.split("."))
+    built = [base.with_name(base.name + s) for s in importlib.machinery.EXTENSION_SUFFIXES]
+    return base.with_suffix(".py"), [p for p in built if p.exists()]
+
+
+def stale_modules(package_root: Path = _PACKAGE_ROOT) -> list[str]:
+    """The compiled modules whose source on disk is not the one they were built from (a module
+    with no extension built runs its source, and one with no source runs its extension: neither is
+    stale). ``package_root`` is the folder that holds the ``accord`` package."""
+    manifest_path = package_root / "accord" / MANIFEST
+    recorded: dict[str, str] = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    )
+    stale = []
+    for module in COMPILED:
+        source, built = _paths(module, package_root)
+        if not built or not source.exists():
+            continue
+        if recorded.get(module) != hashlib.sha256(source.read_bytes()).hexdigest():
+            stale.append(module)
+    return stale
+
+
+class StaleBuild(RuntimeError):
+    """A compiled module is not what its source says (see :func:`check`)."""
+
+
+def check(package_root: Path = _PACKAGE_ROOT) -> None:
+    """Raise :class:`StaleBuild`, naming them, if any compiled module is stale."""
+    stale = stale_modules(package_root)
+    if stale:
+        raise StaleBuild(
+            "compiled from an older source: "
+            + ", ".join(stale)
+            + "; rebuild with `scripts/dev setup` (or `pip install -e .`)"
+        )
+
+
+def is_compiled(module: str) -> bool:
+    """Whether ``module`` has an extension built beside its source."""
+    return bool(_paths(module)[1])

@@ -1,0 +1,79 @@
+"""The build's compiled modules: the tests run them, and a source edited since the build is
+caught (accord.compiled)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+from accord.compiled import COMPILED, MANIFEST, StaleBuild, check, is_compiled, stale_modules
+
+
+@pytest.mark.parametrize("name", COMPILED)
+def test_each_listed_module_runs_compiled(name: str) -> None:
+    module = importlib.import_module(name)
+    assert module.__file__ is not None
+    assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    assert is_compiled(name)
+
+
+@pytest.mark.parametrize("name", COMPILED)
+def test_no_native_class_takes_weak_references(name: str) -> None:
+    """A native class that does is freed without clearing them (see accord.compiled)."""
+    module = importlib.import_module(name)
+    classes = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == name]
+    native = [c for c in classes if "__mypyc_attrs__" in c.__dict__]
+    assert native or name in (
+        "accord.core.decide",
+        "accord.ledger.commitment",
+    )  # only lists' subclasses
+    for c in native:
+        assert c.__weakrefoffset__ == 0, c
+
+
+def _tree(root: Path, source: bytes, recorded: bytes | None, built: bool = True) -> Path:
+    """A package root holding accord/core/state.py (and its extension when ``built``), with a
+    manifest recording the SHA-256 of ``recorded``."""
+    pkg = root / "accord" / "core"
+    pkg.mkdir(parents=True)
+    (pkg / "state.py").write_bytes(source)
+    if built:
+        (pkg / ("state" + importlib.machinery.EXTENSION_SUFFIXES[0])).write_bytes(b"\x7fELF")
+    manifest = (
+        {} if recorded is None else {"accord.core.state": hashlib.sha256(recorded).hexdigest()}
+    )
+    (root / "accord" / MANIFEST).write_text(json.dumps(manifest))
+    return root
+
+
+def test_a_source_as_built_is_not_stale(tmp_path: Path) -> None:
+    assert stale_modules(_tree(tmp_path, b"x = 1\n", b"x = 1\n")) == []
+
+
+def test_a_source_changed_since_the_build_is_stale(tmp_path: Path) -> None:
+    assert stale_modules(_tree(tmp_path, b"x = 2\n", b"x = 1\n")) == ["accord.core.state"]
+
+
+def test_a_built_module_missing_from_the_manifest_is_stale(tmp_path: Path) -> None:
+    assert stale_modules(_tree(tmp_path, b"x = 1\n", None)) == ["accord.core.state"]
+
+
+def test_a_module_never_built_runs_its_source(tmp_path: Path) -> None:
+    assert stale_modules(_tree(tmp_path, b"x = 2\n", b"x = 1\n", built=False)) == []
+
+
+def test_the_installed_build_matches_its_sources() -> None:
+    assert stale_modules() == []
+    check()
+
+
+def test_check_names_the_stale_modules(tmp_path: Path) -> None:
+    root = _tree(tmp_path, b"x = 2\n", b"x = 1\n")
+    with pytest.raises(StaleBuild, match=r"accord\.core\.state; rebuild"):
+        check(root)
