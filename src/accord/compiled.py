@@ -5,8 +5,9 @@ A compiled module is imported in place of its ``.py``: after an edit, a checkout
 process would run the code of the last build, not the code on disk. The build writes the SHA-256
 of each source it compiled into ``compiled.json`` beside this file; :func:`check` compares them
 with the sources on disk and refuses to go on when one differs. The entry points call it before
-they use the core (``accord`` and every subcommand, :func:`accord.bootstrap.build_service`, the
-test suite, the in-process benchmarks); it reads a few hundred KiB, once.
+they use the core (``accord`` and every subcommand, :func:`accord.bootstrap.runtime`, the test
+suite's conftest); it reads a few hundred KiB, once. The benchmarks in bench/ do not: a
+benchmark of a worktree without a build runs its sources.
 
 A class in a compiled module is native (its attributes are C fields) unless it is marked
 ``@mypyc_attr(native_class=False)``. A native class with a Python base (a generic, an ABC such as
