@@ -14,7 +14,6 @@ that differs from what was compiled.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from pathlib import Path
@@ -30,12 +29,7 @@ assert _spec is not None and _spec.loader is not None
 compiled = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(compiled)
 
-
-def source_of(module: str) -> Path:
-    return SRC.joinpath(*module.split(".")).with_suffix(".py")
-
-
-manifest = {m: hashlib.sha256(source_of(m).read_bytes()).hexdigest() for m in compiled.COMPILED}
+manifest = {m: compiled.source_digest(m, SRC) for m in compiled.COMPILED}
 (SRC / "accord" / compiled.MANIFEST).write_text(
     json.dumps(manifest, indent=1, sort_keys=True) + "\n"
 )
@@ -45,7 +39,7 @@ setup(
         # no mypy cache: a fresh type check, whatever a run of mypy left in .mypy_cache
         [
             "--cache-dir=/dev/null",
-            *(str(source_of(m).relative_to(SRC.parent)) for m in compiled.COMPILED),
+            *(str(compiled.source_path(m, SRC).relative_to(SRC.parent)) for m in compiled.COMPILED),
         ],
         opt_level="3",
         group_name="accord",

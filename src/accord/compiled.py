@@ -18,6 +18,14 @@ in modules that are not compiled (``PointGeometry``, whose ``Mapping`` base is n
 a non-native class either); tests/unit/test_compiled.py checks that no native class takes weak
 references.
 
+The ``__init__`` that ``dataclasses`` generates is interpreted Python even in a compiled module
+(about 20 times the cost of a compiled one, and a frozen dataclass's goes through
+``object.__setattr__`` for each field). The records built on every verdict or update
+(``Reason``, ``Verdict``, ``Disclosure``, ``Evaluation``, ``PresenceRec``, ``Distance``) are
+dataclasses with ``init=False`` and an ``__init__`` of their own, which mypyc compiles; the
+immutable ones declare their fields ``Final``, which makes them read-only at run time in a
+compiled module (assigning raises AttributeError, as ``frozen`` did) and for mypy everywhere.
+
 This file imports nothing of Accord's: setup.py loads it on its own.
 """
 
@@ -48,10 +56,20 @@ MANIFEST = "compiled.json"
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _paths(module: str, package_root: Path = _PACKAGE_ROOT) -> tuple[Path, list[Path]]:
-    base = package_root.joinpath(*module.split("."))
+def source_path(module: str, package_root: Path = _PACKAGE_ROOT) -> Path:
+    """The ``.py`` of ``module`` under ``package_root`` (the folder that holds ``accord``)."""
+    return package_root.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def source_digest(module: str, package_root: Path = _PACKAGE_ROOT) -> str:
+    """The SHA-256 of ``module``'s source, as the manifest records it."""
+    return hashlib.sha256(source_path(module, package_root).read_bytes()).hexdigest()
+
+
+def _built(module: str, package_root: Path) -> list[Path]:
+    base = source_path(module, package_root).with_suffix("")
     built = [base.with_name(base.name + s) for s in importlib.machinery.EXTENSION_SUFFIXES]
-    return base.with_suffix(".py"), [p for p in built if p.exists()]
+    return [p for p in built if p.exists()]
 
 
 def stale_modules(package_root: Path = _PACKAGE_ROOT) -> list[str]:
@@ -64,10 +82,9 @@ def stale_modules(package_root: Path = _PACKAGE_ROOT) -> list[str]:
     )
     stale = []
     for module in COMPILED:
-        source, built = _paths(module, package_root)
-        if not built or not source.exists():
+        if not _built(module, package_root) or not source_path(module, package_root).exists():
             continue
-        if recorded.get(module) != hashlib.sha256(source.read_bytes()).hexdigest():
+        if recorded.get(module) != source_digest(module, package_root):
             stale.append(module)
     return stale
 
@@ -85,8 +102,3 @@ def check(package_root: Path = _PACKAGE_ROOT) -> None:
             + ", ".join(stale)
             + "; rebuild with `scripts/dev setup` (or `pip install -e .`)"
         )
-
-
-def is_compiled(module: str) -> bool:
-    """Whether ``module`` has an extension built beside its source."""
-    return bool(_paths(module)[1])

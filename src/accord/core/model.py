@@ -13,9 +13,9 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -161,12 +161,22 @@ def shape_from_json(obj: Mapping[str, Any]) -> Shape:
 # -- values ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# The records below define their own __init__, which mypyc compiles, in place of the interpreted
+# one dataclasses would write; Final keeps their fields read-only (see accord.compiled).
+
+
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Disclosure:
     """What other parties see of a presence: ``parties`` overrides ``default`` per party id."""
 
-    default: Level = "conflict-only"
-    parties: Mapping[str, Level] = field(default_factory=dict)
+    default: Final[Level]
+    parties: Final[Mapping[str, Level]]
+
+    def __init__(
+        self, default: Level = "conflict-only", parties: Mapping[str, Level] | None = None
+    ) -> None:
+        self.default = default
+        self.parties = {} if parties is None else parties
 
     def level(self, viewer: str) -> Level:
         return self.parties.get(viewer, self.default)
@@ -187,19 +197,42 @@ class Disclosure:
         return Disclosure(cast(Level, default), levels)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Reason:
     """Why a verdict is not clear. ``presence`` is the owner's presence id (with ``party``)."""
 
-    code: str
-    party: str | None = None
-    presence: str | None = None
-    distance_m: float | None = None
-    geometry: Mapping[str, Any] | None = None
-    layers: tuple[str, ...] = ()
-    alert: str | None = None
-    clearance: str | None = None
-    detail: str | None = None
+    code: Final[str]
+    party: Final[str | None]
+    presence: Final[str | None]
+    distance_m: Final[float | None]
+    geometry: Final[Mapping[str, Any] | None]
+    layers: Final[tuple[str, ...]]
+    alert: Final[str | None]
+    clearance: Final[str | None]
+    detail: Final[str | None]
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        party: str | None = None,
+        presence: str | None = None,
+        distance_m: float | None = None,
+        geometry: Mapping[str, Any] | None = None,
+        layers: tuple[str, ...] = (),
+        alert: str | None = None,
+        clearance: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.code = code
+        self.party = party
+        self.presence = presence
+        self.distance_m = distance_m
+        self.geometry = geometry
+        self.layers = layers
+        self.alert = alert
+        self.clearance = clearance
+        self.detail = detail
 
     def to_json(self, plain: bool = False) -> dict[str, Any]:
         """The reason's JSON; ``plain``: with each number as ``plain_number`` returns it, the form
@@ -301,14 +334,21 @@ def freeze_json(obj: Any) -> Any:
     return obj
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Verdict:
     """A computed verdict: ``clear``, ``conflict`` or ``unresolved`` (``revoked`` and ``closed`` are
     states of a stored clearance, see :mod:`accord.core.decide`)."""
 
-    status: str
-    reasons: tuple[Reason, ...]
-    valid_until: datetime | None
+    status: Final[str]
+    reasons: Final[tuple[Reason, ...]]
+    valid_until: Final[datetime | None]
+
+    def __init__(
+        self, status: str, reasons: tuple[Reason, ...], valid_until: datetime | None
+    ) -> None:
+        self.status = status
+        self.reasons = reasons
+        self.valid_until = valid_until
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -92,13 +92,13 @@ class PartyRec:
     last_heartbeat: float | None = None
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class PresenceRec:
     """One presence. With 10^6 of them, memory counts: the makers of records (events, snapshots)
     share equal disclosures and transformations between records (:func:`share_disclosure`,
     :func:`share_transformation`), intern owner and kind strings, and do not keep a location sent
     as the GeoJSON Point of the record's own lon/lat twice (:func:`compact_input`; ``input``
-    rebuilds it)."""
+    rebuilds it). It has its own compiled ``__init__`` (see :mod:`accord.compiled`)."""
 
     key: str
     owner: str
@@ -121,6 +121,52 @@ class PresenceRec:
     datum_warning: str | None
     version: int
     log_index: int | None
+
+    def __init__(  # noqa: PLR0917 (positional for the snapshot's map over columns)
+        self,
+        key: str,
+        owner: str,
+        id: str,
+        kind: str,
+        label: str,
+        lon: float,
+        lat: float,
+        area: Area | None,
+        area_json: Any,
+        uncertainty_m: float,
+        added_m: float,
+        fix: float,
+        valid_from: float | None,
+        valid_until: float | None,
+        max_speed_mps: float | None,
+        disclosure: Disclosure,
+        sent: Any,
+        transformation: Any,
+        datum_warning: str | None,
+        version: int,
+        log_index: int | None,
+    ) -> None:
+        self.key = key
+        self.owner = owner
+        self.id = id
+        self.kind = kind
+        self.label = label
+        self.lon = lon
+        self.lat = lat
+        self.area = area
+        self.area_json = area_json
+        self.uncertainty_m = uncertainty_m
+        self.added_m = added_m
+        self.fix = fix
+        self.valid_from = valid_from
+        self.valid_until = valid_until
+        self.max_speed_mps = max_speed_mps
+        self.disclosure = disclosure
+        self.sent = sent
+        self.transformation = transformation
+        self.datum_warning = datum_warning
+        self.version = version
+        self.log_index = log_index
 
     @property
     def input(self) -> Any:
@@ -1004,7 +1050,9 @@ def _restore_reasons(
             r = rest.get(j)
             if r is None:
                 code, party, pid, d, lon, lat = next(rows)
-                r = Reason(code, party, pid, d, PointGeometry(lon, lat))
+                r = Reason(
+                    code, party=party, presence=pid, distance_m=d, geometry=PointGeometry(lon, lat)
+                )
             reasons.append(r)
         out.append(tuple(reasons))
     if next(rows, None) is not None:

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -38,7 +38,7 @@ from accord.core.state import (
     presence_key,
 )
 from accord.errors import NotFound
-from accord.geo.distance import EPS_M, disc_metres, distance, point_distance, within
+from accord.geo.distance import EPS_M, Chord, disc_metres, distance, point_distance, within
 from accord.geo.index import bounds
 from accord.geo.shapes import Disc, Shape
 
@@ -230,11 +230,18 @@ class Scratch:
         return ly.owner if ly is not None else self.layer_owners.get(lid)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Evaluation:
-    status: str  # clear | conflict | unresolved
-    reasons: tuple[Reason, ...]
-    valid_until: float | None  # only for clear
+    """A verdict as computed (its own compiled __init__, read-only: see accord.compiled)."""
+
+    status: Final[str]  # clear | conflict | unresolved
+    reasons: Final[tuple[Reason, ...]]
+    valid_until: Final[float | None]  # only for clear
+
+    def __init__(self, status: str, reasons: tuple[Reason, ...], valid_until: float | None) -> None:
+        self.status = status
+        self.reasons = reasons
+        self.valid_until = valid_until
 
 
 def _overlaps(p: PresenceRec, ws: float, we: float) -> bool:
@@ -268,7 +275,8 @@ def _measure(p: PresenceRec, area: Shape) -> tuple[float, float]:
 
 
 def _presence_reason(code: str, p: PresenceRec, metres: float) -> Reason:
-    return Reason(code, p.owner, p.id, _tenths(max(metres, 0.0)), _geometry(p))
+    d = _tenths(max(metres, 0.0))
+    return Reason(code, party=p.owner, presence=p.id, distance_m=d, geometry=_geometry(p))
 
 
 def _tenths(x: float) -> float:
@@ -332,9 +340,22 @@ def evaluate(
         cands.update(
             p.key for p in over.near(site_boxes, False, t) if _may_reach(site_boxes, p, p.unc)
         )
+    # a site at a point the chord already puts further than hz + unc from a disc area gives no
+    # reason: only the others are measured
+    chord: Chord | None = None
+    beyond = 0.0  # the disc's radius and the distance's error
+    if type(area) is Disc and cands:
+        chord = Chord(area.lon, area.lat)
+        beyond = area.radius_m + EPS_M
     for key in cands:
         p = over[key] if key in over else presences[key]
         if p is None or not _overlaps(p, ws, we):
+            continue
+        if (
+            chord is not None
+            and p.area is None
+            and chord.lower_m(p.lon, p.lat) - beyond > hz + p.unc
+        ):
             continue
         # within(shape, area, hz + unc), by its definition, with the distance the reason states
         metres, lower = _measure(p, area)

@@ -65,7 +65,7 @@ import shapely
 from accord.errors import InvalidInput
 from accord.geo.shapes import Area, Corridor, Disc, LonLat, Shape
 
-__all__ = ["Distance", "disc_metres", "distance", "point_distance", "within"]
+__all__ = ["Chord", "Distance", "disc_metres", "distance", "point_distance", "within"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -107,12 +107,17 @@ _R_MEAN: Final = 6_371_008.8
 _DEG: Final = math.pi / 180.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Distance:
-    """A geodesic distance with its stated bound: ``|true - metres| <= error_m``."""
+    """A geodesic distance with its stated bound: ``|true - metres| <= error_m`` (its own compiled
+    __init__, read-only: see accord.compiled)."""
 
-    metres: float
-    error_m: float
+    metres: Final[float]
+    error_m: Final[float]
+
+    def __init__(self, metres: float, error_m: float) -> None:
+        self.metres = metres
+        self.error_m = error_m
 
 
 # --------------------------------------------------------------------------------------------
@@ -837,6 +842,48 @@ def _check_shape(s: object, field: str) -> None:
             raise InvalidInput(field, f"not a valid disc: {s!r}")
     elif not isinstance(s, Corridor | Area):
         raise InvalidInput(field, f"expected a Disc, Corridor or Area, got {type(s).__name__}")
+
+
+#: WGS84's semi-major axis and first eccentricity squared, for points on the ellipsoid in 3D.
+_A_M: Final = float(_GEOD.a)
+_E2: Final = float(_GEOD.es)
+#: Bound on the rounding error of :meth:`Chord.lower_m` (each coordinate of a point is within
+#: ~4 nm of its true value, so the length of the chord is within ~15 nm of it).
+CHORD_ERROR_M: Final = 1e-6
+
+
+def _on_ellipsoid(lon: float, lat: float) -> tuple[float, float, float]:
+    """The Earth-centred Cartesian coordinates (metres) of a point of the ellipsoid."""
+    phi = lat * _DEG
+    lam = lon * _DEG
+    sin_phi = math.sin(phi)
+    cos_phi = math.cos(phi)
+    n = _A_M / math.sqrt(1.0 - _E2 * sin_phi * sin_phi)
+    return n * cos_phi * math.cos(lam), n * cos_phi * math.sin(lam), n * (1.0 - _E2) * sin_phi
+
+
+class Chord:
+    """Lower bounds of the geodesic distance from one point of the ellipsoid, without a geodesic:
+    the straight line through the Earth between two points of its surface is no longer than any
+    path along the surface. Over the few kilometres of a hazard area the chord falls short of the
+    geodesic by about s^3 / 24 R^2 (16 µm at 2.5 km). The verdict asks it before it measures a
+    site: a site the chord already puts beyond the hazard area costs no geodesic (the chord costs
+    a tenth of one, ~130 ns)."""
+
+    x: float
+    y: float
+    z: float
+
+    def __init__(self, lon: float, lat: float) -> None:
+        self.x, self.y, self.z = _on_ellipsoid(lon, lat)
+
+    def lower_m(self, lon: float, lat: float) -> float:
+        """A lower bound of the geodesic distance to ``(lon, lat)`` (NaN for a NaN point)."""
+        x, y, z = _on_ellipsoid(lon, lat)
+        dx = x - self.x
+        dy = y - self.y
+        dz = z - self.z
+        return math.sqrt(dx * dx + dy * dy + dz * dz) - CHORD_ERROR_M
 
 
 def disc_metres(lon: float, lat: float, radius_m: float, b: Disc) -> float:

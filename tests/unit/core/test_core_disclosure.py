@@ -136,7 +136,7 @@ def test_r12_shape_reasons_shows_each_shaped_reason_once(
             world.site("alpha", f"s{i}", *offset(LON0, LAT0, east, 0.0), disclosure=_LEVELS_ANY)
         world.party("delta")
     reasons = [
-        Reason(code, "alpha", pid, d, PointGeometry(LON0, LAT0))
+        Reason(code, party="alpha", presence=pid, distance_m=d, geometry=PointGeometry(LON0, LAT0))
         if pid is not None
         else Reason(code, party="alpha")
         for pid, code, d in picks

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from geographiclib.geodesic import Geodesic
 from pyproj import Geod
 
 from accord.core import commands as cmd
@@ -31,6 +32,7 @@ from .conftest import (
 )
 
 GEOD = Geod(ellps="WGS84")
+G = Geodesic.WGS84
 
 
 def geod_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -59,6 +61,31 @@ def test_r1_site_within_hazard_plus_uncertainty_conflicts(
     else:
         assert c.reasons == ()
         assert c.valid_until is not None
+
+
+@pytest.mark.parametrize(
+    ("beyond_m", "expected"),
+    [
+        (-1e-3, "conflict"),
+        (0.5e-6, "conflict"),
+        (1.5e-6, "clear"),
+        (3e-6, "clear"),
+        (1e-3, "clear"),
+    ],
+)
+def test_r1_a_site_at_the_threshold_is_judged_by_its_geodesic(
+    world: World, beyond_m: float, expected: str
+) -> None:
+    """R1 at the edge, where the chord's lower bound (which spares a geodesic to the sites it puts
+    beyond the hazard area) must not decide: sites placed by GeographicLib at 610 m + ``beyond_m``
+    (the threshold, disc r=100 m + hazard 500 m + uncertainty 10 m), with the distance's 1 µm
+    bound counted towards conflict."""
+    for i, azimuth in enumerate((0.0, 77.0, 181.0, 300.0)):
+        far = G.Direct(LAT0, LON0, azimuth, 610.0 + beyond_m)
+        world.site("bravo", f"post-{i}", far["lon2"], far["lat2"], 10.0)
+    world.request("alpha", LON0, LAT0, 100.0, 500.0, cid="c1")
+    assert world.status("c1") == expected
+    assert len(world.state.clearances["c1"].reasons) == (4 if expected == "conflict" else 0)
 
 
 def test_r1_the_requesters_own_presence_counts(world: World) -> None:

@@ -82,8 +82,10 @@ def test_r1_r6_the_grid_of_pending_presences_misses_none_a_scan_finds(
 def test_the_grid_follows_every_change_of_the_pending_presences() -> None:
     def site(k: str, lon: float) -> PresenceRec:
         return PresenceRec(
-            f"o:{k}", "o", k, "site", "", lon, 35.0, None, None, 10.0, 0.0, 0.0, None, None,
-            None, Disclosure(), None, None, None, 1, None,
+            key=f"o:{k}", owner="o", id=k, kind="site", label="", lon=lon, lat=35.0, area=None,
+            area_json=None, uncertainty_m=10.0, added_m=0.0, fix=0.0, valid_from=None,
+            valid_until=None, max_speed_mps=None, disclosure=Disclosure(), sent=None,
+            transformation=None, datum_warning=None, version=1, log_index=None,
         )  # fmt: skip
 
     boxes = bounds(Disc(71.0, 35.0, 100.0), 100.0)

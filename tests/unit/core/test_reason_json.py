@@ -75,9 +75,31 @@ reasons = st.builds(
 
 
 @given(st.lists(reasons, max_size=4))
-@example([Reason("conflict", "p", "x", 1e-6, PointGeometry(71.0, -0.0))])  # JCS: 0.000001, 0
-@example([Reason("conflict", "p", "x", 12.5, PointGeometry(1e16, 1e-7))])
-@example([Reason("stale_track", "p", "x", 2.0**53, {"type": "Polygon", "coordinates": []})])
+@example(
+    [
+        Reason(
+            "conflict", party="p", presence="x", distance_m=1e-6, geometry=PointGeometry(71.0, -0.0)
+        )
+    ]
+)  # JCS: 0.000001, 0
+@example(
+    [
+        Reason(
+            "conflict", party="p", presence="x", distance_m=12.5, geometry=PointGeometry(1e16, 1e-7)
+        )
+    ]
+)
+@example(
+    [
+        Reason(
+            "stale_track",
+            party="p",
+            presence="x",
+            distance_m=2.0**53,
+            geometry={"type": "Polygon", "coordinates": []},
+        )
+    ]
+)
 def test_r15_a_reason_list_is_committed_to_as_rfc8785_writes_its_json(rs: list[Reason]) -> None:
     listed = ReasonList(tuple(rs))
     event = {"type": "verdict_changed", "radius_m": 200.0, "reasons": listed}
