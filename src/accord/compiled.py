@@ -21,10 +21,11 @@ references.
 The ``__init__`` that ``dataclasses`` generates is interpreted Python even in a compiled module
 (about 20 times the cost of a compiled one, and a frozen dataclass's goes through
 ``object.__setattr__`` for each field). The records built on every verdict or update
-(``Reason``, ``Verdict``, ``Disclosure``, ``Evaluation``, ``PresenceRec``, ``Distance``) are
-dataclasses with ``init=False`` and an ``__init__`` of their own, which mypyc compiles; the
-immutable ones declare their fields ``Final``, which makes them read-only at run time in a
-compiled module (assigning raises AttributeError, as ``frozen`` did) and for mypy everywhere.
+(``Reason``, ``Verdict``, ``Disclosure``, ``Evaluation``, ``PresenceRec``, ``Distance``,
+``Position``, ``PositionUpdate``, ``UpdatePositions``) are dataclasses with ``init=False`` and an
+``__init__`` of their own, which mypyc compiles; the immutable ones declare their fields
+``Final``, which makes them read-only at run time in a compiled module (assigning raises
+AttributeError, as ``frozen`` did) and for mypy everywhere.
 
 This file imports nothing of Accord's: setup.py loads it on its own.
 """
@@ -40,8 +41,10 @@ COMPILED = (
     "accord.geo.cells",
     "accord.geo.distance",
     "accord.geo.index",
+    "accord.geo.location",
     "accord.ledger.commitment",
     "accord.ledger.merkle",
+    "accord.core.commands",
     "accord.core.model",
     "accord.core.stale",
     "accord.core.state",

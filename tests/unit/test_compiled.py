@@ -9,14 +9,19 @@ import importlib
 import importlib.machinery
 import inspect
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from accord.compiled import COMPILED, MANIFEST, StaleBuild, check, stale_modules
+from accord.core.commands import PositionUpdate
 from accord.core.model import Disclosure, Reason, Verdict
 from accord.core.verdict import Evaluation
 from accord.geo.distance import Distance
+from accord.geo.location import parse_location
+
+_POSITION = parse_location({"type": "Point", "coordinates": [71.0, 34.9]})
 
 
 @pytest.mark.parametrize("name", COMPILED)
@@ -93,6 +98,11 @@ def test_check_names_the_stale_modules(tmp_path: Path) -> None:
         (Disclosure("exact", {"q": "coarse"}), Disclosure()),
         (Evaluation("unresolved", (Reason("checking"),), None), Evaluation("clear", (), 9.0)),
         (Distance(3.5, 1e-9), Distance(4.0, 0.5)),
+        (_POSITION, parse_location({"mgrs": "42SXD 12345 67890"})),
+        (
+            PositionUpdate("u", _POSITION, 5.0, datetime(2026, 12, 2, tzinfo=UTC)),
+            PositionUpdate("v", _POSITION, 6.0, datetime(2026, 12, 3, tzinfo=UTC)),
+        ),
     ],
     ids=lambda r: type(r).__name__,
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from accord.core.model import Disclosure
 from accord.geo.location import Position
@@ -82,18 +82,29 @@ class RemovePresence:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
+# Sent by the thousand: their own compiled __init__, read-only fields (see accord.compiled).
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class PositionUpdate:
-    id: str
-    position: Position
-    uncertainty_m: float
-    time: datetime
+    id: Final[str]
+    position: Final[Position]
+    uncertainty_m: Final[float]
+    time: Final[datetime]
+
+    def __init__(self, id: str, position: Position, uncertainty_m: float, time: datetime) -> None:
+        self.id = id
+        self.position = position
+        self.uncertainty_m = uncertainty_m
+        self.time = time
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class UpdatePositions:
-    party: str
-    updates: tuple[PositionUpdate, ...]
+    party: Final[str]
+    updates: Final[tuple[PositionUpdate, ...]]
+
+    def __init__(self, party: str, updates: tuple[PositionUpdate, ...]) -> None:
+        self.party = party
+        self.updates = updates
 
 
 @dataclass(frozen=True, slots=True)

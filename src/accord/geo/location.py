@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Final
 
 from accord.errors import InvalidInput
 from accord.geo.coords import GeographicReading, GridReading, Reading, check_band, parse_text
@@ -55,16 +56,33 @@ _ALLOWED_KEYS = {
 _MAX_DEPTH = 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, eq=True, slots=True)
 class Position:
-    """A position in WGS 84 with what it was read from and how."""
+    """A position in WGS 84 with what it was read from and how. Read-only, with its own compiled
+    ``__init__`` (see :mod:`accord.compiled`); not hashable, as ``input`` is a dict."""
 
-    lon: float
-    lat: float
-    added_uncertainty_m: float
-    input: Mapping[str, object] = field(hash=False)
-    transformation: Transformation
-    datum_warning: str | None
+    lon: Final[float]
+    lat: Final[float]
+    added_uncertainty_m: Final[float]
+    input: Final[Mapping[str, object]]
+    transformation: Final[Transformation]
+    datum_warning: Final[str | None]
+
+    def __init__(  # noqa: PLR0917 (the order of the fields, as the dataclass had it)
+        self,
+        lon: float,
+        lat: float,
+        added_uncertainty_m: float,
+        input: Mapping[str, object],
+        transformation: Transformation,
+        datum_warning: str | None,
+    ) -> None:
+        self.lon = lon
+        self.lat = lat
+        self.added_uncertainty_m = added_uncertainty_m
+        self.input = input
+        self.transformation = transformation
+        self.datum_warning = datum_warning
 
     def wgs84(self) -> dict[str, object]:
         """The GeoJSON Point."""
