@@ -38,6 +38,7 @@ import json
 from pathlib import Path
 
 COMPILED = (
+    "accord.api.strict_json",
     "accord.geo.cells",
     "accord.geo.distance",
     "accord.geo.index",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from accord.api.problems import MAX_DEPTH, strict_loads
+from accord.api.strict_json import MAX_DEPTH, strict_loads
 
 
 def nested(depth: int, open_: bytes = b"[", close: bytes = b"]") -> bytes:

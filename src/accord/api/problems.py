@@ -1,7 +1,8 @@
 """Errors as RFC 9457 problem details, mapped once from the exception tree; strict JSON bodies.
 
 Bodies are read with a JSON decoder that refuses what Python's would let through (NaN, Infinity,
-duplicate keys, deep nesting), and with a size limit, so bad input never reaches the domain.
+duplicate keys, deep nesting: :mod:`accord.api.strict_json`), and with a size limit, so bad input
+never reaches the domain.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, request_response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from accord.api.strict_json import strict_loads
 from accord.errors import (
     AccordError,
     Conflict,
@@ -45,7 +47,6 @@ __all__ = [
 T = TypeVar("T")
 
 PROBLEM = "application/problem+json"
-MAX_DEPTH = 32
 
 _STATUS: list[tuple[type[AccordError], int, str]] = [
     (PayloadTooLarge, 413, "Payload too large"),
@@ -126,62 +127,6 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 def _title(status: int) -> str:
     return {404: "Not found", 405: "Method not allowed", 400: "Bad request"}.get(status, "Error")
-
-
-# -- strict JSON ---------------------------------------------------------------------------------
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r}")
-            seen.add(key)
-    return out
-
-
-def _too_deep(value: Any, depth: int = 1) -> bool:
-    """Whether ``value``, a dict or a list, nests containers deeper than MAX_DEPTH (``[]`` is
-    depth 1)."""
-    if depth > MAX_DEPTH:
-        return True
-    for v in value.values() if type(value) is dict else value:
-        t = type(v)
-        if (t is dict or t is list) and _too_deep(v, depth + 1):
-            return True
-    return False
-
-
-# what json.loads(text, parse_constant=..., object_pairs_hook=...) builds on every call
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
-
-
-def strict_loads(body: bytes) -> Any:
-    """Parse JSON refusing NaN/Infinity, duplicate keys and nesting deeper than MAX_DEPTH.
-
-    Raises ``json.JSONDecodeError`` (which FastAPI turns into a validation problem) on any fault.
-    The depth is checked on the parsed value; nesting too deep for the parser itself (it stops
-    at the interpreter's recursion limit, far above MAX_DEPTH) is refused alike.
-    """
-    text = body.decode("utf-8", errors="strict") if body else ""
-    deep = f"nested deeper than {MAX_DEPTH} levels"
-    try:
-        value = _DECODER.decode(text)
-    except RecursionError as exc:
-        raise json.JSONDecodeError(deep, text, 0) from exc
-    except ValueError as exc:
-        if isinstance(exc, json.JSONDecodeError):
-            raise
-        raise json.JSONDecodeError(str(exc), text, 0) from exc
-    if (type(value) is dict or type(value) is list) and _too_deep(value):
-        raise json.JSONDecodeError(deep, text, 0)
-    return value
 
 
 def _is_json(content_type: str | None) -> bool:
