@@ -149,6 +149,20 @@ def test_read_and_leaf_hashes_cross_many_chunks(store: EventStore) -> None:
     assert [r.index for r in store.read()] == list(range(5000))
 
 
+def test_one_append_larger_than_an_insert_statement_is_written_whole(opener: Opener) -> None:
+    # the SQLite store inserts at most 1,000 records per statement: 2,345 take three, in one
+    # transaction; the next append continues after the last of them
+    store = opener()
+    records = recs(0, 2346)
+    store.append(records[:2345])
+    store.append(records[2345:])
+    store.close()
+    store = opener()
+    assert store.next_index() == 2346
+    assert list(store.read()) == records
+    assert store.leaf_hashes() == [r.leaf_hash for r in records]
+
+
 def test_read_refuses_a_bad_range(store: EventStore) -> None:
     with pytest.raises(InvalidInput, match="start: must be 0 or more"):
         store.read(-1)

@@ -19,6 +19,7 @@ Exclusivity: a store holds an exclusive ``flock`` on ``<path>.lock`` while open,
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -69,6 +70,16 @@ _SCHEMA = (
 )
 
 _T = TypeVar("_T")
+
+_LOG_COLUMNS = 6
+_ROWS_PER_INSERT = 1000  # log records per INSERT statement (a statement of ~20 KB)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_log(n: int) -> str:
+    """The statement that inserts ``n`` log records (``_LOG_COLUMNS`` parameters each)."""
+    row = "(" + ", ".join("?" * _LOG_COLUMNS) + ")"
+    return "INSERT INTO log (idx, time, event, salt, leaf_hash, crc) VALUES " + ", ".join([row] * n)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -342,11 +353,13 @@ class SQLiteStore:
                 rows.append((r.index, r.time, r.event, r.salt, r.leaf_hash, crc))
 
             def insert(conn: sqlite3.Connection) -> None:
-                conn.executemany(
-                    "INSERT INTO log (idx, time, event, salt, leaf_hash, crc) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                # many rows per statement, not executemany's one step per row: each step lets go
+                # of the GIL and takes it back, which costs the event loop a thread switch
+                limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _LOG_COLUMNS
+                per = max(1, min(_ROWS_PER_INSERT, limit))
+                for start in range(0, len(rows), per):
+                    part = rows[start : start + per]
+                    conn.execute(_insert_log(len(part)), [v for row in part for v in row])
 
             self._write(f"append of records {first}..{first + len(rows) - 1}", insert)
             self._next = first + len(rows)
