@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from accord.errors import InvalidInput, VerificationError
 from accord.ledger.commitment import (
     SALT_BYTES,
+    SALTS_PER_DRAW,
     canonical_json,
     commitment,
     event_leaf_hash,
@@ -118,10 +121,39 @@ def test_commitment_is_sha256_of_salt_and_jcs() -> None:
 
 
 def test_salts_are_fresh_random_bytes() -> None:
-    salts = {new_salt() for _ in range(50)}
-    assert len(salts) == 50
+    n = 3 * SALTS_PER_DRAW + 7  # salts come from the OS a pool at a time: cross three pools
+    salts = {new_salt() for _ in range(n)}
+    assert len(salts) == n
     assert all(len(s) == SALT_BYTES >= 16 for s in salts)
     assert salt_from_hex(SALT.hex()) == SALT
+
+
+def test_threads_drawing_salts_at_once_are_never_given_the_same_one() -> None:
+    def draw(_: int) -> list[bytes]:
+        return [new_salt() for _ in range(2 * SALTS_PER_DRAW)]
+
+    with ThreadPoolExecutor(8) as pool:
+        salts = [s for batch in pool.map(draw, range(8)) for s in batch]
+    assert len(set(salts)) == len(salts) == 16 * SALTS_PER_DRAW
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_next_salts() -> None:
+    new_salt()  # the pool now holds salts the parent has yet to hand out
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next salts, to the parent
+        try:
+            os.write(write, b"".join(new_salt() for _ in range(4)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        theirs = pipe.read()
+    os.waitpid(pid, 0)
+    ours = b"".join(new_salt() for _ in range(4))
+    assert len(theirs) == len(ours) == 4 * SALT_BYTES
+    mine = {ours[i : i + SALT_BYTES] for i in range(0, len(ours), SALT_BYTES)}
+    assert not mine & {theirs[i : i + SALT_BYTES] for i in range(0, len(theirs), SALT_BYTES)}
 
 
 def test_commitment_refuses_what_it_cannot_commit_to() -> None:
