@@ -5,7 +5,8 @@ figures. This script builds the same app as ``accord serve`` (``bootstrap.runtim
 group commit, the timers; probing budgets lifted), loads ``--presences`` sites and ``--units``
 units, and then sends each kind of request to the ASGI callable itself, ``--concurrency`` at a
 time on one uvloop event loop (so the group commit batches as it does under load). It prints the
-process CPU (all threads: the event loop, the group-commit writer, the timers) per request. Every
+process CPU (all threads: the event loop, the group-commit writer, the timers) per request, and
+how it splits between the event loop's thread (``loop``) and the others (``others``). Every
 durable request is still answered only after its fsync.
 
 Run it on the code before and after a change: the difference is what the change saves per
@@ -155,8 +156,10 @@ async def load(d: Driver, token: str, sites: int, units: int) -> None:
 
 async def run(
     d: Driver, token: str, requests: list[tuple[str, str, bytes]], concurrency: int
-) -> tuple[float, float]:
-    """Send ``requests``, ``concurrency`` at a time; (process CPU s, wall s)."""
+) -> tuple[float, float, float]:
+    """Send ``requests``, ``concurrency`` at a time; (process CPU s, the event loop thread's CPU
+    s, wall s). The rest of the process CPU is the other threads': the group-commit writer's
+    above all."""
     it = iter(requests)
 
     async def worker() -> None:
@@ -165,9 +168,9 @@ async def run(
             if status >= 400:
                 raise RuntimeError(f"{path}: {status} {text[:300]!r}")
 
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, loop, wall = time.process_time(), time.thread_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.process_time() - cpu, time.perf_counter() - wall
+    return time.process_time() - cpu, time.thread_time() - loop, time.perf_counter() - wall
 
 
 class GCTime:
@@ -212,13 +215,15 @@ def main() -> int:
             token = json.loads(text)["token"]
             await load(d, token, args.presences, args.units)
             print(
-                f"{'request':10} {'CPU us/request: median':>23} {'min':>6} {'wall/s':>8} "
+                f"{'request':10} {'CPU us/request: median':>23} {'min':>6} {'loop':>6} "
+                f"{'others':>6} {'wall/s':>8} "
                 f"{'GC us/request':>14} {'records/fsync':>13}  rounds"
             )
             gc_time = GCTime()
             for kind in kinds:
                 n = args.requests if kind != "positions" else max(1, args.requests // 50)
                 cpus: list[float] = []
+                loops: list[float] = []
                 rates: list[float] = []
                 gcs: list[float] = []
                 batches: list[float] = []
@@ -233,7 +238,7 @@ def main() -> int:
                         prof.enable()
                     gc0 = gc_time.seconds
                     b0, r0 = committer.batches_committed, committer.records_committed
-                    cpu, wall = await run(d, token, reqs, args.concurrency)
+                    cpu, loop, wall = await run(d, token, reqs, args.concurrency)
                     gcs.append(1e6 * (gc_time.seconds - gc0) / n)
                     batches.append(
                         (committer.records_committed - r0)
@@ -243,10 +248,13 @@ def main() -> int:
                         prof.disable()
                         prof.dump_stats(f"{args.profile}.{kind}")
                     cpus.append(1e6 * cpu / n)
+                    loops.append(1e6 * loop / n)
                     rates.append(n / wall)
                 shown = " ".join(f"{c:.0f}" for c in cpus)
                 print(
                     f"{kind:10} {statistics.median(cpus):23.0f} {min(cpus):6.0f} "
+                    f"{statistics.median(loops):6.0f} "
+                    f"{statistics.median(cpus) - statistics.median(loops):6.0f} "
                     f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f} "
                     f"{statistics.median(batches):13.1f}  {shown}",
                     flush=True,
