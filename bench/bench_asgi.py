@@ -254,7 +254,7 @@ def main() -> int:
                 print(
                     f"{kind:10} {statistics.median(cpus):23.0f} {min(cpus):6.0f} "
                     f"{statistics.median(loops):6.0f} "
-                    f"{statistics.median(cpus) - statistics.median(loops):6.0f} "
+                    f"{statistics.median(c - lp for c, lp in zip(cpus, loops, strict=True)):6.0f} "
                     f"{statistics.median(rates):8.0f} {statistics.median(gcs):14.0f} "
                     f"{statistics.median(batches):13.1f}  {shown}",
                     flush=True,
