@@ -175,15 +175,16 @@ class _SaltPool:
         self._next = 0
         self._lock = threading.Lock()
 
-    def take(self, n: int) -> bytes:
+    def take(self) -> bytes:
+        """The next :data:`SALT_BYTES` bytes."""
         with self._lock:
             start = self._next
-            if start + n > len(self._bytes):
-                self._bytes = os.urandom(n * SALTS_PER_DRAW)
+            if start == len(self._bytes):
+                self._bytes = os.urandom(SALT_BYTES * SALTS_PER_DRAW)
                 start = 0
-            self._next = start + n
+            self._next = start + SALT_BYTES
             drawn = self._bytes
-        return drawn[start : start + n]
+        return drawn[start : start + SALT_BYTES]
 
     def forget(self) -> None:
         """Drop what was drawn (in a forked child: the parent hands those bytes out)."""
@@ -198,7 +199,7 @@ os.register_at_fork(after_in_child=_SALTS.forget)
 
 def new_salt() -> bytes:
     """A fresh salt: :data:`SALT_BYTES` bytes from the operating system's random source."""
-    return _SALTS.take(SALT_BYTES)
+    return _SALTS.take()
 
 
 def salt_from_hex(text: str, field: str = "salt") -> bytes:
