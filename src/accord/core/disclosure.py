@@ -64,6 +64,7 @@ _CLEARANCE = frozenset(
     }
 )
 _ALERT = frozenset({"check_fire", "check_fire_delivered", "alert_acknowledged"})
+_RAW_OR_NOTHING = _ALERT | {"alert_raised", "alert_unacknowledged", "probe_warning"}
 
 
 # -- levels ----------------------------------------------------------------------------------------
@@ -259,7 +260,7 @@ def _area_box(area: Area) -> tuple[float, float, float, float]:
     )
 
 
-def _check_bbox(bbox: Bbox) -> Bbox:
+def _check_bbox(bbox: Sequence[float]) -> Bbox:
     if len(bbox) != 4 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in bbox):
         raise InvalidInput("bbox", "must be four finite numbers: minlon,minlat,maxlon,maxlat")
     w, s, e, n = (float(v) for v in bbox)
@@ -302,7 +303,7 @@ def _candidates(state: State, b: Bbox) -> Iterable[str]:
     return out
 
 
-def presence_features(state: State, viewer: str, bbox: Bbox | None) -> dict[str, Any]:
+def presence_features(state: State, viewer: str, bbox: Sequence[float] | None) -> dict[str, Any]:
     """GET /v1/presences?bbox=...: a GeoJSON FeatureCollection of what ``viewer`` may see."""
     b = None if bbox is None else _check_bbox(bbox)
     keys: Iterable[str] = state.presences if b is None else _candidates(state, b)
@@ -559,7 +560,7 @@ def event_view(state: State, event: Event, viewer: str) -> dict[str, Any] | None
         if "reasons" in event:
             out["reasons"] = shape_reasons(state, reasons_of(event["reasons"]), viewer)
         return out
-    if kind in ("alert_raised", "alert_unacknowledged", "probe_warning", *_ALERT):
+    if kind in _RAW_OR_NOTHING:
         return dict(event) if may_see_raw(state, event, viewer) else None
     return None
 
@@ -601,7 +602,7 @@ def timeline(  # noqa: PLR0917 (the contract's signature)
     viewer: str,
     start: datetime | None,
     end: datetime | None,
-    bbox: Bbox | None,
+    bbox: Sequence[float] | None,
 ) -> list[dict[str, Any]]:
     """GET /v1/timeline: the events in ``[start, end]`` that ``viewer`` may see, shaped; with a
     bbox, only those whose VISIBLE geometry meets it (events without one are left out)."""

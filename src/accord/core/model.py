@@ -247,15 +247,13 @@ class Reason:
             out["distance_m"] = plain_number(self.distance_m) if plain else self.distance_m
         g = self.geometry
         if g is not None:
-            if type(g) is not PointGeometry:
-                if plain:
-                    raise ValueError("only a point's geometry is made plain here")
-                out["geometry"] = dict(g)
-            elif plain:
-                xy = [plain_number(g.lon), plain_number(g.lat)]
+            if type(g) is PointGeometry:  # as its to_json, without a call into interpreted code
+                xy = [plain_number(g.lon), plain_number(g.lat)] if plain else [g.lon, g.lat]
                 out["geometry"] = {"type": "Point", "coordinates": xy}
+            elif plain:
+                raise ValueError("only a point's geometry is made plain here")
             else:
-                out["geometry"] = g.to_json()
+                out["geometry"] = dict(g)
         if self.layers:
             out["layers"] = list(self.layers)
         if self.alert is not None:
