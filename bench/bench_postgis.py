@@ -23,7 +23,7 @@ random in a 200 km x 200 km region (centre 34.9N 71.0E) with uncertainties of 10
   on the same server as PostGIS. Presences are loaded through the service (UpsertPresences of
   1,000). 64 requesting parties take turns and the injected clock advances 0.5 s per command,
   so no party exceeds the request budget of R14 (120 per hour). Requests are measured with the
-  garbage collector's thresholds that ``accord serve`` sets (``bootstrap.GC_THRESHOLDS``).
+  garbage collector as ``accord serve`` runs it (``bootstrap.collector``).
 
 For each, requests/s and latency p50/p99 from 1 and 2 client threads (each PostGIS client has its
 own connection), medians over ``--runs`` runs of ``--seconds`` each; the pure verdict latency
@@ -75,7 +75,7 @@ import psycopg
 from geographiclib.geodesic import Geodesic
 from psycopg import conninfo
 
-from accord.bootstrap import GC_THRESHOLDS
+from accord.bootstrap import collector
 from accord.core import (
     Disclosure,
     RegisterParty,
@@ -407,14 +407,10 @@ class Accord:
         def request(q: Query, n: int) -> Answer:
             return answer_of(self.service.execute(clearance(q, n, self.clock.peek()))[0])
 
-        # the collector's thresholds of ``accord serve`` (bootstrap.runtime), not Python's default
-        # (which at 10^6 presences spends a quarter of a request in collections)
-        thresholds = gc.get_threshold()
-        gc.set_threshold(*GC_THRESHOLDS)
-        try:
+        # the collector as ``accord serve`` runs it (bootstrap.runtime), not as Python's defaults
+        # (which at 10^6 presences spend a quarter of a request in collections)
+        with collector():
             yield request
-        finally:
-            gc.set_threshold(*thresholds)
 
     def verdicts(self, qs: Sequence[Query]) -> tuple[list[Answer], list[float]]:
         """Pure verdicts (``decide`` on the loaded state, nothing logged) and their latencies;
