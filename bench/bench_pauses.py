@@ -49,8 +49,9 @@ def _timed(phase, info):
 gc.callbacks.append(_timed)
 def _full(signum, frame):
     gc.unfreeze()
+    t = time.perf_counter()
     n = gc.collect()
-    _out.write(f"full {n} {len(gc.garbage)}\\n")
+    _out.write(f"full {n} {len(gc.garbage)} {time.perf_counter() - t:.3f}\\n")
     gc.freeze()
 signal.signal(signal.SIGUSR1, _full)
 """
@@ -64,6 +65,11 @@ def pauses(log: Path, since: float) -> list[tuple[int, float]]:
         if t != "full" and float(t) >= since and float(s) > 0.002:
             out.append((int(g), float(s)))
     return out
+
+
+def full_collections(log: Path) -> list[str]:
+    """The lines of the full collections the hook ran on SIGUSR1, in order."""
+    return [line for line in log.read_text().splitlines() if line.startswith("full")]
 
 
 def mixed_traffic(server: pg.AccordHTTP, qs: list[pg.Query]) -> None:
@@ -143,12 +149,13 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.leaks):
                 mixed_traffic(server, qs)
                 os.kill(server.server.proc.pid, signal.SIGUSR1)
-                time.sleep(2.0)
-                fulls = [ln for ln in log.read_text().splitlines() if ln.startswith("full")]
-                _, found, uncollectable = fulls[-1].split() if fulls else ("", "?", "?")
+                deadline = time.monotonic() + 300.0  # seconds, at 10^6 presences
+                while len(fulls := full_collections(log)) <= k and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                _, found, left, took = fulls[k].split() if len(fulls) > k else ("", "?", "?", "?")
                 print(
                     f"mixed traffic {k}: a full collection of everything unfrozen found "
-                    f"{found} objects of garbage cycles ({uncollectable} uncollectable)",
+                    f"{found} objects of garbage cycles ({left} uncollectable) in {took} s",
                     flush=True,
                 )
         finally:
