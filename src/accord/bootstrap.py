@@ -48,7 +48,7 @@ def collector() -> Iterator[None]:
 
     What outlives two collections is the state: presences, clearances and their reasons, millions
     of objects at 10^6 presences. Left to Python, each collection of the middle generation went
-    over everything promoted since the last one: 1.6-2.3 s every ~75 s of clearances at 25
+    over everything promoted since the last one: 1.5-2.3 s every ~75 s of clearances at 25
     presences per km² (~130 reasons a clearance), long enough to hold up the timers that must
     turn time into events within a second. Frozen, they are never visited again, and the longest
     collection at that density is ~0.1 s. The objects are still freed by reference counting. A
