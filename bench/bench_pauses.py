@@ -8,7 +8,9 @@ collector's middle generation came about every 75 s of clearances. This script l
 as bench_postgis does (:class:`bench.bench_postgis.AccordHTTP`: a real ``accord serve`` on SQLite,
 the same random presences and requests), then sends clearance requests from one client for
 ``--rounds`` rounds of ``--seconds``. For each round it prints requests/s, latency p50 / p99,
-and the collections that paused the server for more than 2 ms: how many, their total, the longest.
+the server's CPU time per request (all its threads, from /proc: what a busy machine inflates
+least), and the collections that paused the server for more than 2 ms: how many, their total,
+the longest.
 At the end, the same by generation over all rounds.
 
 The pauses are the server's own: a ``sitecustomize`` module in a temporary directory on the
@@ -65,6 +67,13 @@ def pauses(log: Path, since: float) -> list[tuple[int, float]]:
         if t != "full" and float(t) >= since and float(s) > 0.002:
             out.append((int(g), float(s)))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process ``pid`` (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def full_collections(log: Path) -> list[str]:
@@ -127,13 +136,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         start = time.time()
         try:
+            assert server.server.proc is not None
+            pid = server.server.proc.pid
             for r in range(args.rounds):
                 since = time.time()
+                cpu = cpu_seconds(pid)
                 run = pg.measure(server, qs, 1, args.seconds)
+                cpu = cpu_seconds(pid) - cpu
                 got = pauses(log, since)
                 print(
                     f"round {r}: {run.rate:6.0f}/s, p50 {run.p50_ms:5.2f} ms, p99 "
-                    f"{run.p99_ms:6.2f} ms; {len(got)} pauses > 2 ms, total "
+                    f"{run.p99_ms:6.2f} ms, server CPU {cpu / (run.rate * args.seconds) * 1e3:5.2f}"
+                    f" ms a request; {len(got)} pauses > 2 ms, total "
                     f"{sum(s for _, s in got) * 1e3:5.0f} ms, longest "
                     f"{max((s for _, s in got), default=0.0) * 1e3:5.0f} ms",
                     flush=True,
@@ -145,10 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"generation {g}: {len(mine)} pauses > 2 ms, total "
                         f"{sum(mine) * 1e3:.0f} ms, longest {max(mine) * 1e3:.0f} ms"
                     )
-            assert server.server.proc is not None
             for k in range(args.leaks):
                 mixed_traffic(server, qs)
-                os.kill(server.server.proc.pid, signal.SIGUSR1)
+                os.kill(pid, signal.SIGUSR1)
                 deadline = time.monotonic() + 300.0  # seconds, at 10^6 presences
                 while len(fulls := full_collections(log)) <= k and time.monotonic() < deadline:
                     time.sleep(0.5)

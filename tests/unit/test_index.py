@@ -694,3 +694,67 @@ def test_declines_points_answers_what_declines_answers(
     xs, ys, gs = ([p[i] for p in points] for i in range(3))
     assert index.declines_points(xs, ys, gs) == [index.declines(*p[:2], 0.0, p[2]) for p in points]
     assert SpatialIndex().declines_points(xs, ys, gs) == [False] * len(points)
+
+
+@st.composite
+def crowd_ops(draw: st.DrawFn) -> list[tuple[str, int, float, float, float]]:
+    """Inserts, moves, bulk inserts, removals and queries of a few keys clustered within a few
+    level-0 cells (the poles and the antimeridian included), so that cells are queried, changed
+    and queried again."""
+    lon, lat = draw(lons), draw(lats)
+    near = st.floats(-0.05, 0.05)
+    kinds = st.sampled_from(["insert", "move_disc", "insert_points", "remove", "query", "query"])
+    out = []
+    for _ in range(draw(st.integers(1, 80))):
+        y = min(90.0, max(-90.0, lat + draw(near)))
+        reach = draw(st.sampled_from([0.0, 10.0, 300.0, 5_000.0]))
+        out.append((draw(kinds), draw(st.integers(0, 30)), lon + draw(near), y, reach))
+    return out
+
+
+@given(crowd_ops(), st.sampled_from([1, 2, 5]))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_crowded_cells_answer_as_the_others_do(
+    ops: list[tuple[str, int, float, float, float]], crowd: int
+) -> None:
+    """An index that tests its crowded cells on packed boxes (here every cell of ``crowd``
+    entries or more) answers every query as one that never does, however its cells change
+    between queries: no packed copy outlives a change of its cell."""
+    packed: SpatialIndex = SpatialIndex(crowd=crowd)
+    plain: SpatialIndex = SpatialIndex(crowd=10**9)
+    for op, k, lon, lat, reach in ops:
+        key = str(k)
+        for index in (packed, plain):
+            if op == "insert":
+                index.insert(key, Disc(lon, lat, 0.0), reach)
+            elif op == "move_disc":
+                index.move_disc(key, lon, lat, 0.0, reach)
+            elif op == "insert_points":
+                keys = [key, str(k + 100)] if k % 2 else [str(k + 200)]
+                n = len(keys)
+                index.insert_points(keys, np.full(n, lon), np.full(n, lat), np.full(n, reach))
+            elif op == "remove":
+                index.remove(key)
+        if op == "query":
+            q = Disc(lon, lat, 0.0)
+            for d in (0.0, reach, 3_000.0):
+                assert packed.query(q, d) == plain.query(q, d)
+    assert _internals(packed) == _internals(plain)
+    probe = Disc(ops[0][2], ops[0][3], 0.0)
+    assert packed.query(probe, 20_000.0) == plain.query(probe, 20_000.0)
+
+
+def test_a_crowded_cell_is_tested_on_its_packed_boxes() -> None:
+    ix: SpatialIndex = SpatialIndex(crowd=4)
+    for k in range(6):  # six points ~9 m apart, in one level-0 cell
+        ix.insert(f"p{k}", Disc(10.0 + k * 1e-4, 20.0, 0.0), 1.0)
+    for _ in range(3):
+        assert ix.query(Disc(10.0, 20.0, 0.0), 2.0) == {"p0"}
+    packed = ix._packed[ix._entries["p0"]]
+    assert packed is not None and len(packed[0]) == 6  # built by the second query ...
+    ix.move_disc("p5", 10.0, 20.0, 0.0, 1.0)
+    assert not ix._packed  # ... dropped by the move
+    assert ix.query(Disc(10.0, 20.0, 0.0), 2.0) == {"p0", "p5"}
+    assert ix._packed == {ix._entries["p0"]: None}  # queried once since
+    with pytest.raises(InvalidInput, match="crowd"):
+        SpatialIndex(crowd=0)

@@ -14,6 +14,9 @@ Structure: a hierarchy of lon/lat grids (chosen by measurement, see docs/PERF-ge
   therefore bounded, whatever its size.
 - A query visits, at each non-empty level, the cells its boxes cover, and keeps an entry when the
   entry's box meets the query's box (cells strictly inside the query's cell range need no test).
+  A crowded cell (``crowd`` entries or more, 128 by default: ~11 km² at 25 presences per km²)
+  is tested on its boxes packed in arrays, which its second query with no change in between
+  builds and any change to the cell drops.
 
 An index made with ``halo_m > 0`` also keeps a *halo*: for each level-0 cell, how many entries
 may lie within ``halo_m`` of some point of it. A query of a disc whose radius + ``d`` is at most
@@ -310,6 +313,7 @@ class SpatialIndex:
     __slots__ = (
         "_cells",
         "_codes",
+        "_crowd",
         "_entries",
         "_halo",
         "_halo_m",
@@ -318,15 +322,20 @@ class SpatialIndex:
         "_level_count",
         "_levels",
         "_max_cells",
+        "_packed",
     )
 
-    def __init__(self, cell_deg: float = 0.03, max_cells: int = 16, halo_m: float = 0.0) -> None:
+    def __init__(
+        self, cell_deg: float = 0.03, max_cells: int = 16, halo_m: float = 0.0, crowd: int = 128
+    ) -> None:
         if not 0.001 <= cell_deg <= 10.0:
             raise InvalidInput("cell_deg", "cell size must be between 0.001 and 10 degrees")
         if max_cells < 4:
             raise InvalidInput("max_cells", "max_cells must be at least 4")
         if not 0.0 <= halo_m <= 100_000.0:
             raise InvalidInput("halo_m", "halo_m must be between 0 and 100,000 metres")
+        if crowd < 1:
+            raise InvalidInput("crowd", "crowd must be at least 1")
         levels: list[_Level] = []
         h = float(cell_deg)
         while True:
@@ -347,6 +356,11 @@ class SpatialIndex:
         self._halo: dict[int, int] = {}  # level-0 cell code -> entries whose halo covers it
         self._halo_of: dict[str, tuple[int, ...] | None] = {}  # None: too wide, counted below
         self._halo_wide = 0
+        # a crowded cell (``crowd`` entries or more) that queries tested: None after one query,
+        # then its keys and its boxes as four packed columns (west, south, east, north); dropped
+        # when the cell changes
+        self._crowd = crowd
+        self._packed: dict[int, tuple[list[str], np.ndarray] | None] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -425,9 +439,12 @@ class SpatialIndex:
         codes = (old,) if isinstance(old, int) else old
         level = codes[0] >> _LEVEL_SHIFT
         cells = self._cells[level]
+        packed = self._packed
         for code in codes:
             cell = cells[code]
             del cell[key]
+            if packed:
+                packed.pop(code, None)
             if not cell:
                 del cells[code]
                 if level == 0:
@@ -454,6 +471,9 @@ class SpatialIndex:
         new: int | tuple[int, ...] = codes[0] if len(codes) == 1 else codes
         level = codes[0] >> _LEVEL_SHIFT
         cells = self._cells[level]
+        if self._packed:
+            for code in regs:
+                self._packed.pop(code, None)
         if old is not None:
             if old == new:
                 for code, box in regs.items():
@@ -478,6 +498,8 @@ class SpatialIndex:
         """Store ``key`` with ``box``, which lies in the level-0 cell ``code``; ``old``: where
         the key is stored now (None: nowhere)."""
         cells = self._cells[0]
+        if self._packed:
+            self._packed.pop(code, None)
         if old == code:
             cells[code][key] = box
             return
@@ -652,6 +674,8 @@ class SpatialIndex:
                     old = self._entries.get(key)
                     if old == code:  # (the common step: within its cell)
                         self._cells[0][code][key] = boxes[0]
+                        if self._packed:
+                            self._packed.pop(code, None)
                     else:
                         self._place_in_cell(key, boxes[0], code, old)
                     return
@@ -733,6 +757,7 @@ class SpatialIndex:
         ordered_keys = [keys[i] for i in order.tolist()]
         group_codes = in_order[starts[:-1]].tolist()
         for code, lo, hi in zip(group_codes, starts[:-1], starts[1:], strict=True):
+            self._packed.pop(code, None)
             cell = cells.get(code)
             members = ordered_keys[lo:hi]
             if cell is None:
@@ -767,6 +792,7 @@ class SpatialIndex:
             return out
         boxes = _bounds(shape, _check_grow(d, "d"), "shape")
         update = out.update
+        crowd = self._crowd
         for level, count in enumerate(self._level_count):
             if count == 0:
                 continue
@@ -802,7 +828,11 @@ class SpatialIndex:
                     row_code = base_level | (r << _COL_BITS)
                     if c0 == c1:
                         cell = get(row_code | c0)
-                        if cell is not None:
+                        if cell is None:
+                            pass
+                        elif len(cell) >= crowd:
+                            update(self._crowded(row_code | c0, cell, (qw, qs, qe, qn)))
+                        else:
                             update(
                                 [
                                     k
@@ -814,53 +844,77 @@ class SpatialIndex:
                     # Which sides of the query box can cut a cell's entries: an entry stored in
                     # column c starts at or before c, so if c < c1 its west edge is west of qe
                     # (and likewise for the other three sides); only the edge rows/columns need
-                    # tests (a query of one column tests all four).
+                    # tests (a query of one column tests all four). A crowded cell is tested on
+                    # all four sides at once, in its packed boxes.
                     south = r == r0
                     north = r == r1
                     cell = get(row_code | c0)
-                    if cell is not None:
-                        if south and north:
-                            update(
-                                [
-                                    k
-                                    for k, b in cell.items()
-                                    if b[2] >= qw and b[3] >= qs and b[1] <= qn
-                                ]
-                            )
-                        elif south:
-                            update([k for k, b in cell.items() if b[2] >= qw and b[3] >= qs])
-                        elif north:
-                            update([k for k, b in cell.items() if b[2] >= qw and b[1] <= qn])
-                        else:
-                            update([k for k, b in cell.items() if b[2] >= qw])
+                    if cell is None:
+                        pass
+                    elif len(cell) >= crowd:
+                        update(self._crowded(row_code | c0, cell, (qw, qs, qe, qn)))
+                    elif south and north:
+                        update(
+                            [k for k, b in cell.items() if b[2] >= qw and b[3] >= qs and b[1] <= qn]
+                        )
+                    elif south:
+                        update([k for k, b in cell.items() if b[2] >= qw and b[3] >= qs])
+                    elif north:
+                        update([k for k, b in cell.items() if b[2] >= qw and b[1] <= qn])
+                    else:
+                        update([k for k, b in cell.items() if b[2] >= qw])
                     for c in range(c0 + 1, c1):
                         cell = get(row_code | c)
-                        if cell is not None:
-                            if south and north:
-                                update([k for k, b in cell.items() if b[3] >= qs and b[1] <= qn])
-                            elif south:
-                                update([k for k, b in cell.items() if b[3] >= qs])
-                            elif north:
-                                update([k for k, b in cell.items() if b[1] <= qn])
-                            else:
-                                update(cell)
-                    cell = get(row_code | c1)
-                    if cell is not None:
-                        if south and north:
-                            update(
-                                [
-                                    k
-                                    for k, b in cell.items()
-                                    if b[0] <= qe and b[3] >= qs and b[1] <= qn
-                                ]
-                            )
+                        if cell is None:
+                            pass
+                        elif not (south or north):
+                            update(cell)
+                        elif len(cell) >= crowd:
+                            update(self._crowded(row_code | c, cell, (qw, qs, qe, qn)))
+                        elif south and north:
+                            update([k for k, b in cell.items() if b[3] >= qs and b[1] <= qn])
                         elif south:
-                            update([k for k, b in cell.items() if b[0] <= qe and b[3] >= qs])
-                        elif north:
-                            update([k for k, b in cell.items() if b[0] <= qe and b[1] <= qn])
+                            update([k for k, b in cell.items() if b[3] >= qs])
                         else:
-                            update([k for k, b in cell.items() if b[0] <= qe])
+                            update([k for k, b in cell.items() if b[1] <= qn])
+                    cell = get(row_code | c1)
+                    if cell is None:
+                        pass
+                    elif len(cell) >= crowd:
+                        update(self._crowded(row_code | c1, cell, (qw, qs, qe, qn)))
+                    elif south and north:
+                        update(
+                            [k for k, b in cell.items() if b[0] <= qe and b[3] >= qs and b[1] <= qn]
+                        )
+                    elif south:
+                        update([k for k, b in cell.items() if b[0] <= qe and b[3] >= qs])
+                    elif north:
+                        update([k for k, b in cell.items() if b[0] <= qe and b[1] <= qn])
+                    else:
+                        update([k for k, b in cell.items() if b[0] <= qe])
         return out
+
+    def _crowded(self, code: int, cell: dict[str, Box], qbox: Box) -> list[str]:
+        """The keys of a crowded cell whose boxes meet the query box ``qbox``. A cell's entries,
+        each a tuple of four floats, lie all over the heap, and testing them one by one goes to
+        memory for each: from its second query with no change in between, a cell is tested on
+        its boxes packed in four arrays, kept until it changes (a cell of moving units, which
+        changes between most queries, is not packed again and again)."""
+        qw, qs, qe, qn = qbox
+        packed = self._packed.get(code)
+        if packed is None:
+            if code not in self._packed:  # queried once since it changed: pack at the next query
+                self._packed[code] = None
+                return [
+                    k
+                    for k, b in cell.items()
+                    if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
+                ]
+            packed = (list(cell), np.array(list(cell.values()), dtype=np.float64).T.copy())
+            self._packed[code] = packed
+        keys, b = packed
+        meets = (b[0] <= qe) & (b[2] >= qw) & (b[1] <= qn) & (b[3] >= qs)
+        return [keys[i] for i in np.flatnonzero(meets).tolist()]
 
     @staticmethod
     def _scan(cells: dict[int, dict[str, Box]], qbox: Box, out: set[str]) -> None:
