@@ -247,7 +247,7 @@ class Reason:
             out["distance_m"] = plain_number(self.distance_m) if plain else self.distance_m
         g = self.geometry
         if g is not None:
-            if type(g) is PointGeometry:  # as its to_json, without a call into interpreted code
+            if type(g) is PointGeometry:  # written here: no call into its interpreted class
                 xy = [plain_number(g.lon), plain_number(g.lat)] if plain else [g.lon, g.lat]
                 out["geometry"] = {"type": "Point", "coordinates": xy}
             elif plain:

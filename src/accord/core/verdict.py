@@ -373,11 +373,14 @@ def evaluate(
             p.key for p in over.near(unit_boxes, True, t) if _may_reach(unit_boxes, p, _reach(p, t))
         )
     # Units further than hz + their reach only move a clear verdict's valid_until (R10). About
-    # a disc area, a fresh unit at a point outside the box of hz + TRACK_MAX_UNCERTAINTY_M (+1 m)
-    # is further than any fresh disc reaches, and a stale one whose point grown by its reach
-    # (+1 m) misses the box of hz is further than its disc reaches (the distance's error is
-    # 1 µm), so neither gives a reason: such units are judged last, and only if nothing has made
-    # the verdict not clear by then.
+    # a disc area, a fresh unit whose own uncertainty is under TRACK_MAX_UNCERTAINTY_M, at a point
+    # outside the box of hz + TRACK_MAX_UNCERTAINTY_M (+1 m), is further than its fresh disc
+    # reaches (that disc grows to TRACK_MAX_UNCERTAINTY_M at most), and any other whose point
+    # grown by its reach (+1 m) misses the box of hz is further than its disc reaches (the
+    # distance's error is 1 µm), so neither gives a reason: such units are judged last, and only
+    # if nothing has made the verdict not clear by then. (A unit reported with a larger
+    # uncertainty is stale from its fix on, but a window judged before the fix, which may be
+    # stamped a little in the future, still sees its whole disc.)
     near: list[PresenceRec] = []
     far: list[PresenceRec] = []
     reach_boxes = None
@@ -389,7 +392,7 @@ def evaluate(
         if p is None or not p.is_unit or not _overlaps(p, ws, we):
             continue
         if reach_boxes is not None and not _may_reach(reach_boxes, p, 0.0):
-            if t < p.stale_time():
+            if t < p.stale_time() and p.unc < TRACK_MAX_UNCERTAINTY_M:
                 far.append(p)
                 continue
             if hz_boxes is None:

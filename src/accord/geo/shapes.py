@@ -71,6 +71,3 @@ class PointGeometry(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"PointGeometry({self.lon!r}, {self.lat!r})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "Point", "coordinates": [self.lon, self.lat]}
