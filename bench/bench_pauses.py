@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from bench import bench_postgis as pg
+from bench.bench_http import cpu_seconds
 
 HOOK = """
 import gc, os, signal, time
@@ -67,13 +68,6 @@ def pauses(log: Path, since: float) -> list[tuple[int, float]]:
         if t != "full" and float(t) >= since and float(s) > 0.002:
             out.append((int(g), float(s)))
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` (all its threads) so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def full_collections(log: Path) -> list[str]:

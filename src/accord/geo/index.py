@@ -905,11 +905,7 @@ class SpatialIndex:
         if packed is None:
             if code not in self._packed:  # queried once since it changed: pack at the next query
                 self._packed[code] = None
-                return [
-                    k
-                    for k, b in cell.items()
-                    if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
-                ]
+                return self._meeting(cell, qbox)
             packed = (list(cell), np.array(list(cell.values()), dtype=np.float64).T.copy())
             self._packed[code] = packed
         keys, b = packed
@@ -917,17 +913,18 @@ class SpatialIndex:
         return [keys[i] for i in np.flatnonzero(meets).tolist()]
 
     @staticmethod
+    def _meeting(cell: dict[str, Box], qbox: Box) -> list[str]:
+        """The keys of ``cell`` whose boxes meet ``qbox``, each tested on all four sides."""
+        qw, qs, qe, qn = qbox
+        return [
+            k for k, b in cell.items() if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
+        ]
+
+    @staticmethod
     def _scan(cells: dict[int, dict[str, Box]], qbox: Box, out: set[str]) -> None:
         """Test every entry of one level (when the query covers more cells than are filled)."""
-        qw, qs, qe, qn = qbox
         for cell in cells.values():
-            out.update(
-                [
-                    k
-                    for k, b in cell.items()
-                    if b[0] <= qe and b[2] >= qw and b[1] <= qn and b[3] >= qs
-                ]
-            )
+            out.update(SpatialIndex._meeting(cell, qbox))
 
     def stats(self) -> dict[str, Any]:
         """Counts for benchmarks and tests: entries, filled cells, registrations, per level."""
