@@ -13,24 +13,33 @@ when the answer to the last one is in):
 - ``positions``: ``POST /v1/positions`` with ``--batch`` updates per request (each client moves
   its own slice of the units, so no update is older than the last one of its unit); by default
   before any clearance is open (open clearances make each move dearer: the count is printed);
+- ``presences``: ``POST /v1/presences`` with ``--sites`` sites per request, each site an event of
+  its own: durable log appends carried many to a request;
 - ``clearance``: ``POST /v1/clearances``, each answered once its events are durable;
 - ``mix``: 60 % clearances, 20 % single position updates (from the units' owner), 20 % presence
   upserts, as in the first version of this harness.
 
+``--rate R`` turns each phase into an open loop: the clients offer R requests/s between them,
+each request due at its own time, sent on the next free connection, and its latency counted from
+when it was due (so a server that stalls is charged for every request it held up, as wrk2
+counts). A closed loop measures the most a server does; an open loop, the latency at a given load.
+
 The clients are lean so that they measure the server: raw sockets, bodies built before the clock
-starts, a minimal HTTP/1.1 response reader, one ``selectors`` loop per process. For each phase the
-harness prints the rate and p50/p99 per kind of request, the log entries made durable per second
-(from ``/v1/log/head``), the CPU the server and the clients used (in % of one core), the machine's
-load average, and the server's resident memory. ``--profile DIR`` also records the server with
-py-spy during each phase (raw flame-graph stacks, ``DIR/PHASE.txt``).
+starts, a minimal HTTP/1.1 response reader, one ``selectors`` loop per process. For each phase
+the harness prints the rate and p50/p99/p99.9 per kind of request, the log entries made durable
+per second (from ``/v1/log/head``), the CPU the server and the clients used (in % of one core),
+the machine's load average, and the server's resident memory. ``--profile DIR`` also records the
+server with py-spy during each phase (raw flame-graph stacks, ``DIR/PHASE.txt``).
 
     .venv/bin/python bench/bench_http.py --clients 4 --seconds 60 --presences 10000
     .venv/bin/python bench/bench_http.py --phases healthz,mix --seconds 15 --profile /tmp/prof
+    .venv/bin/python bench/bench_http.py --phases clearance --rate 2000 --seconds 30
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing as mp
 import os
@@ -55,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.server import ServerProcess, register
 
 REGION = (70.0, 34.0, 72.0, 36.0)
-PHASES = ("healthz", "heartbeat", "positions", "clearance", "mix")
+PHASES = ("healthz", "heartbeat", "positions", "presences", "clearance", "mix")
 FLOORS = ("raw", "starlette", "fastapi-lean", "fastapi")  # bench/floor_apps.py
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -160,6 +169,8 @@ class Job:
     batch: int
     seed: int
     connections: int
+    rate: float = 0.0  # requests/s this client offers (an open loop); 0: a closed loop
+    sites: int = 100  # sites per bulk presences request
 
 
 def requests_for(job: Job) -> Callable[[], tuple[str, bytes]]:
@@ -222,6 +233,29 @@ def requests_for(job: Job) -> Callable[[], tuple[str, bytes]]:
         bodies = positions(job.batch, 200)
         it = iter(range(1 << 62))
         return lambda: ("positions", bodies[next(it) % len(bodies)])
+    if job.phase == "presences":  # each site of each request is an event of its own
+        bodies = [
+            request(
+                "POST",
+                "/v1/presences",
+                job.token,
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": f"b{job.seed}-{b}-{j}",
+                            "geometry": point(rng),
+                            "properties": {"kind": "site", "uncertainty_m": 30},
+                        }
+                        for j in range(job.sites)
+                    ],
+                },
+            )
+            for b in range(50)
+        ]
+        it = iter(range(1 << 62))
+        return lambda: ("presences", bodies[next(it) % len(bodies)])
     # the mix
     kinds = rng.choices(["clearance", "positions", "presence"], [6, 2 * job.owner, 2], k=pool)
     made = {"clearance": clearances(), "positions": positions(1, pool) if job.owner else []}
@@ -267,35 +301,53 @@ def response_length(buf: bytearray) -> int:
 
 
 def client(port: int, job: Job, seconds: float, pipes: tuple[Any, Any]) -> None:
-    """One client process: ``job.connections`` connections in a closed loop for ``seconds``."""
+    """One client process for ``seconds``: ``job.connections`` connections in a closed loop, or,
+    with ``job.rate``, an open loop that offers ``job.rate`` requests/s whatever the answers do.
+
+    In the open loop request k is due at ``start + k / rate``. It goes out on a free connection
+    at once, or, if all ``job.connections`` are busy, on the first one that frees up; its latency
+    is counted from when it was due, not from when it went out, so a server that falls behind is
+    charged for the wait of every request it held up (no coordinated omission, as wrk2 counts)."""
     ready, out = pipes
-    connections = job.connections
     nxt = requests_for(job)
     lat: dict[str, list[float]] = {}
     errors: list[str] = []
     sel = selectors.DefaultSelector()
     conns = []
-    for _ in range(connections):
+    for _ in range(job.connections):
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conns.append(Conn(s))
+        sel.register(s, selectors.EVENT_READ, conns[-1])
+    free = collections.deque(conns)  # in turn: no connection idles past the keep-alive timeout
     ready.wait()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    end = time.monotonic() + seconds
+    start = time.perf_counter()
+    end = start + seconds
+    interval = 1.0 / job.rate if job.rate else 0.0
+    sent = 0  # requests sent so far; in the open loop request k is due at start + k * interval
 
-    def send(c: Conn) -> None:
+    def send(c: Conn, due: float) -> None:
         c.kind, data = nxt()
         c.buf.clear()
         c.need = -1
-        c.started = time.perf_counter()
+        c.started = due
         c.sock.sendall(data)
 
-    for c in conns:
-        send(c)
-        sel.register(c.sock, selectors.EVENT_READ, c)
-    open_ = len(conns)
-    while open_:
-        for key, _ in sel.select(timeout=1.0):
+    while True:
+        now = time.perf_counter()
+        while free and now < end:  # send what is due, on the free connections
+            due = start + sent * interval if interval else now
+            if due > now:
+                break
+            send(free.popleft(), due)
+            sent += 1
+        if len(free) == len(conns) and now >= end:
+            break
+        timeout = 1.0
+        if interval and free and now < end:
+            timeout = max(0.0, start + sent * interval - now)
+        for key, _ in sel.select(timeout=timeout):
             c = key.data
             chunk = c.sock.recv(1 << 16)
             if not chunk:
@@ -313,12 +365,10 @@ def client(port: int, job: Job, seconds: float, pipes: tuple[Any, Any]) -> None:
                 lat.setdefault("errors", []).append(elapsed)
             else:
                 lat.setdefault(c.kind, []).append(elapsed)
-            if time.monotonic() < end:
-                send(c)
-            else:
-                sel.unregister(c.sock)
-                c.sock.close()
-                open_ -= 1
+            c.need = -1
+            free.append(c)
+    for c in conns:
+        c.sock.close()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     used = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     out.put((lat, errors, used))
@@ -435,7 +485,10 @@ def run_phase(
         slice_ = [u for u in range(args.units) if owner and u % len(owners) == owners.index(k)]
         token = tokens["south"] if owner else tokens["north"]
         seed = 1000 * k + len(phase)
-        jobs.append(Job(phase, token, owner, slice_, args.batch, seed, args.connections))
+        rate = args.rate / args.clients
+        jobs.append(
+            Job(phase, token, owner, slice_, args.batch, seed, args.connections, rate, args.sites)
+        )
     ready = mp.Barrier(args.clients + 1)
     queue: mp.Queue[Any] = mp.Queue()
     procs = [
@@ -499,27 +552,36 @@ def run_phase(
     )
 
 
-def report(r: Result, batch: int, peer: float | None, open_clearances: int) -> float:
+def report(r: Result, args: argparse.Namespace, peer: float | None, open_clearances: int) -> float:
     """Print the phase's figures; return its rate of successful requests."""
-    print(f"\n== {r.phase} ({r.wall:.1f} s, {open_clearances} open clearances at its start)")
+    loop = f"offered {args.rate:.0f}/s" if args.rate else "a closed loop"
     print(
-        f"{'request':12} {'count':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs healthz':>10}"
+        f"\n== {r.phase} ({r.wall:.1f} s, {loop}, {open_clearances} open clearances at its start)"
+    )
+    print(
+        f"{'request':12} {'count':>8} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>8} "
+        f"{'vs healthz':>10}"
     )
     ok = sum(len(v) for k, v in r.lat.items() if k != "errors")
-    for kind in ("healthz", "heartbeat", "clearance", "positions", "presence", "errors"):
+    for kind in ("healthz", "heartbeat", "clearance", "positions", "presences", "presence"):
         samples = sorted(r.lat.get(kind, []))
         if not samples:
             continue
         rate = len(samples) / r.wall
-        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        p99, p999 = (samples[min(len(samples) - 1, int(len(samples) * q))] for q in (0.99, 0.999))
         ratio = f"{rate / peer:10.3f}" if peer else ""
         print(
-            f"{kind:12} {len(samples):8d} {rate:8.0f} "
-            f"{statistics.median(samples) * 1000:8.2f} {p99 * 1000:8.2f} {ratio}"
+            f"{kind:12} {len(samples):8d} {rate:8.0f} {statistics.median(samples) * 1000:8.2f} "
+            f"{p99 * 1000:8.2f} {p999 * 1000:8.2f} {ratio}"
         )
+    if r.lat.get("errors"):
+        print(f"{'errors':12} {len(r.lat['errors']):8d}")
     if r.phase == "positions":
         n = len(r.lat.get("positions", []))
-        print(f"position updates: {n * batch / r.wall:.0f}/s ({batch} per request)")
+        print(f"position updates: {n * args.batch / r.wall:.0f}/s ({args.batch} per request)")
+    if r.phase == "presences":
+        n = len(r.lat.get("presences", []))
+        print(f"sites upserted: {n * args.sites / r.wall:.0f}/s ({args.sites} per request)")
     for e in r.errors:
         print(f"  error: {e}")
     per_request = 1e6 * r.server_cpu * r.wall / max(1, ok)
@@ -547,7 +609,17 @@ def main() -> int:
     ap.add_argument(
         "--batch", type=int, default=500, help="updates per bulk positions request (default 500)"
     )
+    ap.add_argument(
+        "--sites", type=int, default=100, help="sites per bulk presences request (default 100)"
+    )
     ap.add_argument("--phases", default=",".join(PHASES), help=f"default {','.join(PHASES)}")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests/s offered in each phase, spread over the clients (an open loop: latency "
+        "counted from when each request was due); default 0, a closed loop",
+    )
     ap.add_argument("--profile", metavar="DIR", help="record the server with py-spy per phase")
     ap.add_argument("--serve-args", default="", help="extra arguments for accord serve")
     ap.add_argument(
@@ -612,9 +684,9 @@ def run_accord(phases: list[str], args: argparse.Namespace) -> None:
             open_clearances = 0
             for phase in phases:
                 result = run_phase(phase, server, tokens, args)
-                rate = report(result, args.batch, peer, open_clearances)
+                rate = report(result, args, peer, open_clearances)
                 open_clearances += len(result.lat.get("clearance", []))  # windows of an hour
-                if phase == "healthz":
+                if phase == "healthz" and not args.rate:  # a fixed rate is no peer
                     peer = rate
         finally:
             server.stop()
