@@ -19,10 +19,11 @@ server's ``PYTHONPATH`` adds a ``gc.callbacks`` hook that appends a line per col
 ``--dense`` shrinks the region so that N presences have the density of bench_postgis's 10^6
 (25 per km², ~130 reasons a clearance) at a smaller N, which loads in seconds.
 
-``--leaks K`` then runs K rounds of mixed traffic (clearances from two clients, malformed
-requests, unknown ids, event streams opened and dropped, short connections). After each, SIGUSR1
-makes the server's hook unfreeze everything, run a full collection and report the garbage it
-found: the cycles that the frozen objects would keep (``bootstrap.collector``).
+``--leaks K`` then runs K rounds of mixed traffic (clearances from two clients, bulk position
+updates, malformed requests, unknown ids, event streams opened and dropped, short connections).
+After each, SIGUSR1 makes the server's hook unfreeze everything, run a full collection and
+report the garbage it found: the cycles that the frozen objects would keep
+(``bootstrap.collector``).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def full_collections(log: Path) -> list[str]:
 
 def mixed_traffic(server: pg.AccordHTTP, qs: list[pg.Query]) -> None:
     pg.measure(server, qs, 2, 3.0)
+    server.positions_rate(1000, 500, 2.0)  # bulk requests: objects alive across collections
     headers = {
         "Authorization": f"Bearer {server.tokens['requester']}",
         "Content-Type": "application/json",

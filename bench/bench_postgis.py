@@ -578,7 +578,12 @@ def _unit_features(rng: random.Random, units: int) -> dict[str, Any]:
                 "type": "Feature",
                 "id": f"u{k}",
                 "geometry": _random_point(rng),
-                "properties": {"kind": "unit", "uncertainty_m": 20, "max_speed_mps": 5},
+                "properties": {
+                    "kind": "unit",
+                    "uncertainty_m": 20,
+                    "max_speed_mps": 5,
+                    "disclosure": {"default": "exact"},  # the requester's answers name them
+                },
             }
             for k in range(units)
         ],

@@ -24,12 +24,19 @@ __all__ = ["GC_THRESHOLDS", "Runtime", "admin_token", "collector", "runtime"]
 
 ADMIN_TOKEN_FILE = "admin-token"
 TIMER_POLL_S = 0.2
-GC_THRESHOLDS = (100_000, 0, 20)
-"""The cyclic collector's thresholds while the service runs (:func:`collector`). A request of 500
-position updates makes tens of thousands of objects that live until it is answered. At Python's
-(700, 10, 10), collections during the request found them alive and promoted them, and full
-collections then went over the whole state again and again: half the CPU of such a request
-(``bench/bench_asgi.py``). A threshold of 0 for the middle generation collects it at every second
+GC_THRESHOLDS = (10_000, 0, 20)
+"""The cyclic collector's thresholds while the service runs (:func:`collector`).
+
+A young collection goes over every object made since the last one that is still alive, and a
+clearance leaves ~19 of them in the state (its record, its reasons, their geometries, the index
+entries' sets). At Python's (700, 10, 10), collections during a 500-update positions request
+found its tens of thousands of objects alive and promoted them, and full collections then went
+over the whole state again and again: half the CPU of such a request. At (100000, 0, 20) they were
+rare, but each went over ~100,000 live objects in one go: 30-80 ms with the event loop stopped,
+every few seconds at 1,000-2,000 clearances/s, which set the p99 of every request of those
+seconds (49-54 ms at 1,500/s, open loop). At 10,000 a collection stops the loop for a few ms, and
+the collector's share of a 500-update request is no larger (``bench/bench_asgi.py``,
+docs/PERF-http.md). A threshold of 0 for the middle generation collects it at every second
 collection, so that what is frozen after it (:func:`_freeze_survivors`) has been seen twice."""
 
 
