@@ -100,7 +100,7 @@ def app_of(kind: str) -> Any:
 def main() -> None:
     kind, port = sys.argv[1], int(sys.argv[2])
     try:  # the settings of ``accord serve`` where it names them
-        from accord.cli import UVICORN_OPTIONS
+        from accord.api.serving import UVICORN_OPTIONS
     except ImportError:
         UVICORN_OPTIONS = {"log_level": "warning", "access_log": False}  # noqa: N806
     uvicorn.run(app_of(kind), host="127.0.0.1", port=port, **UVICORN_OPTIONS)

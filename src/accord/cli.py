@@ -82,17 +82,6 @@ examples:
 
 _FORMATS = ("wgs84", "mgrs", "dms", "utm")
 
-UVICORN_OPTIONS: dict[str, Any] = {
-    "loop": "uvloop",  # what "auto" picks when installed (the server extra): named, so that a
-    "http": "httptools",  # missing one fails at start, not at half the speed (h11, asyncio)
-    "lifespan": "on",  # the app binds its event-stream wake-ups there
-    "log_level": "warning",
-    "access_log": False,
-}
-"""How ``accord serve`` runs uvicorn (``bench/floor_apps.py`` serves its floors the same way).
-Dropping the ``server`` and ``date`` headers or the proxy-header middleware was measured and
-made no difference beyond the noise (2026-12-02, ``bench_http.py --floors``): they stay."""
-
 
 @dataclass(frozen=True, slots=True)
 class _Row:
@@ -269,6 +258,7 @@ def _terminated(_signum: int, _frame: object) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from accord.api.serving import UVICORN_OPTIONS
     from accord.bootstrap import runtime
 
     policy = ProbePolicy(args.probe_budget, args.request_budget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,31 @@ def test_health_and_openapi(server: ServerProcess) -> None:
 
 
 OPENAPI = Path(__file__).resolve().parent.parent / "assets" / "openapi.json"
+
+
+def test_answers_whole_on_one_connection_head_included(server: ServerProcess) -> None:
+    """Served by accord.api.serving.OnePieceProtocol: an answer's head and body leave together,
+    the head of an answer to HEAD (a length, and no body after it) still leaves, and answers on
+    one keep-alive connection arrive whole and in order."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        # /healthz answers GET only: HEAD gets a 405 problem's head, with its length, no body
+        for method, status in (("GET", 200), ("HEAD", 405), ("GET", 200)):
+            s.sendall(f"{method} /healthz HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                assert chunk, "the server closed the connection"
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(f"HTTP/1.1 {status} ".encode())
+            lines = head.split(b"\r\n")
+            length = int(next(h for h in lines if h.startswith(b"content-length:"))[15:])
+            if method == "GET":
+                while len(body) < length:
+                    body += s.recv(4096)
+                assert json.loads(body) == {"status": "ok"}
+            else:
+                assert length > 0 and body == b""
 
 
 def test_openapi_document_is_unchanged(server: ServerProcess) -> None:
