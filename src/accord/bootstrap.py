@@ -58,10 +58,11 @@ def collector() -> Iterator[None]:
     over everything promoted since the last one: 1.5-2.3 s every ~75 s of clearances at 25
     presences per km² (~130 reasons a clearance), long enough to hold up the timers that must
     turn time into events within a second. Frozen, they are never visited again, and the longest
-    collection at that density is ~0.1 s. The objects are still freed by reference counting. A
+    collection at that density is ~12 ms. The objects are still freed by reference counting. A
     garbage cycle whose objects had lived through a middle collection would stay allocated: after
-    mixed traffic (clearances, malformed requests, event streams dropped, short connections), a
-    full collection of everything unfrozen found none (docs/PERFORMANCE.md)."""
+    mixed traffic (clearances, bulk position updates, malformed requests, event streams dropped,
+    short connections), a full collection of everything unfrozen found none
+    (``bench/bench_pauses.py --leaks``, docs/PERFORMANCE.md)."""
     thresholds = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLDS)
     gc.callbacks.append(_freeze_survivors)
