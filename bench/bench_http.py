@@ -365,7 +365,6 @@ def client(port: int, job: Job, seconds: float, pipes: tuple[Any, Any]) -> None:
                 lat.setdefault("errors", []).append(elapsed)
             else:
                 lat.setdefault(c.kind, []).append(elapsed)
-            c.need = -1
             free.append(c)
     for c in conns:
         c.sock.close()

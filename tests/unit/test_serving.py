@@ -6,6 +6,8 @@ event loop is a real one. The end-to-end tests serve every answer through the sa
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from accord.api.serving import _OnePiece
@@ -34,7 +36,25 @@ class Recorder:
         return ("127.0.0.1", 80) if name == "sockname" else None
 
 
-def run(steps: Any) -> Recorder:
+def in_a_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``asyncio.run(main())`` in a thread of its own: the console's tests keep Playwright's
+    event loop running in the main thread for the whole session."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
+def run(steps: Callable[[_OnePiece], None]) -> Recorder:
     """Run ``steps(transport)`` in one step of a real loop, then let the loop turn twice."""
     recorder = Recorder()
 
@@ -43,7 +63,7 @@ def run(steps: Any) -> Recorder:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    in_a_loop(main)
     return recorder
 
 
@@ -67,7 +87,7 @@ def test_a_head_nothing_follows_is_written_on_the_next_turn() -> None:
         t.write(b"next")
         assert recorder.writes == [SIZED, b"next"]
 
-    asyncio.run(main())
+    in_a_loop(main)
 
 
 def test_heads_without_a_length_and_other_writes_go_out_at_once() -> None:
