@@ -39,7 +39,9 @@ __all__ = [
     "REQUIRED",
     "BodyLimit",
     "StrictJSONRoute",
+    "answer_for",
     "install_problem_handlers",
+    "parse_body",
     "problem",
     "read_body",
 ]
@@ -97,6 +99,30 @@ def _loc_to_field(loc: tuple[int | str, ...]) -> str:
     return field or "body"
 
 
+def _from_validation(exc: RequestValidationError) -> Response:
+    errors = []
+    for err in exc.errors():
+        message = err.get("msg", "invalid")
+        ctx = err.get("ctx") or {}
+        field = _loc_to_field(tuple(err.get("loc", ())))
+        if err.get("type") == "json_invalid" and "error" in ctx:
+            field, message = "body", f"malformed JSON: {ctx['error']}"
+        errors.append({"field": field, "message": message})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Invalid input", detail, errors)
+
+
+def answer_for(exc: Exception) -> Response:
+    """The problem an endpoint's exception is answered with, as the app's handlers answer it
+    (:func:`install_problem_handlers`), for code that runs an endpoint outside the app (the
+    relay, :mod:`accord.api.relay`); anything unforeseen is a 500."""
+    if isinstance(exc, AccordError):
+        return _from_accord(exc)
+    if isinstance(exc, RequestValidationError):
+        return _from_validation(exc)
+    return problem(500, "Internal error", "an unexpected error occurred")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def accord_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, AccordError)
@@ -104,19 +130,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        errors = []
-        for err in exc.errors():
-            message = err.get("msg", "invalid")
-            ctx = err.get("ctx") or {}
-            field = _loc_to_field(tuple(err.get("loc", ())))
-            if err.get("type") == "json_invalid" and "error" in ctx:
-                field, message = "body", f"malformed JSON: {ctx['error']}"
-            errors.append({"field": field, "message": message})
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem(422, "Invalid input", detail, errors)
+        return _from_validation(exc)
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, AccordError):  # FastAPI's 400 for a body it could not read
+            return _from_accord(exc.__cause__)  # (too large, say): the reason itself
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, _title(exc.status_code), str(exc.detail), None, headers)
 
@@ -157,14 +176,20 @@ async def read_body(request: Request, adapter: TypeAdapter[T], default: Any = RE
     and fails alike, with a ``RequestValidationError`` whose errors are located under ``body``, so
     the problem sent back names the same fields.
     """
-    body = await request.body()
+    return parse_body(await request.body(), request.headers.get("content-type"), adapter, default)
+
+
+def parse_body(
+    body: bytes, content_type: str | None, adapter: TypeAdapter[T], default: Any = REQUIRED
+) -> T:
+    """:func:`read_body` on a body already read, sent with ``content_type``."""
     if not body:
         if default is REQUIRED:
             missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
             raise RequestValidationError([missing])
         return cast(T, default)
     value: Any = body
-    if _is_json(request.headers.get("content-type")):
+    if _is_json(content_type):
         try:
             try:
                 value = strict_loads(body)
