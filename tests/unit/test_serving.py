@@ -6,9 +6,10 @@ event loop is a real one. The end-to-end tests serve every answer through the sa
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
+
+from tests.support.loop import in_a_loop
 
 from accord.api.serving import _OnePiece
 
@@ -34,24 +35,6 @@ class Recorder:
 
     def get_extra_info(self, name: str) -> Any:
         return ("127.0.0.1", 80) if name == "sockname" else None
-
-
-def in_a_loop(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """``asyncio.run(main())`` in a thread of its own: the console's tests keep Playwright's
-    event loop running in the main thread for the whole session."""
-    failed: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # handed to the test's thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
 
 
 def run(steps: Callable[[_OnePiece], None]) -> Recorder:

@@ -4,10 +4,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ import orjson
 from anyio import to_thread
 from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.models import Schema
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,7 +27,16 @@ from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from accord.api.basemap import MBTiles
-from accord.api.problems import BodyLimit, StrictJSONRoute, install_problem_handlers, read_body
+from accord.api.problems import (
+    REQUIRED,
+    BodyLimit,
+    StrictJSONRoute,
+    answer_for,
+    install_problem_handlers,
+    parse_body,
+    read_body,
+)
+from accord.api.relay import serve_relay
 from accord.api.schemas import (
     AckIn,
     AlertIn,
@@ -41,6 +53,7 @@ from accord.core import commands as cmd
 from accord.core import disclosure as views
 from accord.core.state import State
 from accord.errors import (
+    AccordError,
     FieldError,
     Forbidden,
     InvalidInput,
@@ -62,6 +75,8 @@ BUSIEST = ("/healthz", "/v1/clearances", "/v1/positions", "/v1/heartbeat", "/v1/
 WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 
 TOKEN_PREFIX = "accord_"
@@ -149,14 +164,26 @@ class _Durability:
         await asyncio.shield(shared)
 
 
-def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> FastAPI:
+def create_app(
+    service: Service,
+    auth: Auth,
+    basemap: MBTiles | None = None,
+    relay: socket.socket | None = None,
+) -> FastAPI:
+    """The app; with ``relay``, a listening Unix socket, it also answers the requests that front
+    processes hand over on it (:mod:`accord.api.relay`) while it runs."""
     pulse = _Pulse()
     service.add_listener(pulse.fire)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pulse.bind(asyncio.get_running_loop())
-        yield
+        server = None if relay is None else await serve_relay(relay, relayed)
+        try:
+            yield
+        finally:
+            if server is not None:
+                server.close()
 
     app = FastAPI(
         title="Accord",
@@ -262,7 +289,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     )
     async def heartbeat(request: Request) -> Response:
         who = party_of(request)
-        await read_body(request, _HEARTBEAT, None)
+        return await heartbeat_of(who, await read_body(request, _HEARTBEAT, None), "")
+
+    async def heartbeat_of(who: str, _: dict[str, Any] | None, __: str) -> Response:
         events = await execute(cmd.Heartbeat(party=who))
         return _json({"party": who, "time": events[-1]["time"], "log_index": _last(events)})
 
@@ -275,9 +304,12 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         openapi_extra=documents.body(PresenceIn, path="id"),
     )
     async def put_presence(request: Request) -> Response:
-        id = request.path_params["id"]
         who = party_of(request)
-        body = await read_body(request, _PRESENCE)
+        return await presence_of(
+            who, await read_body(request, _PRESENCE), request.path_params["id"]
+        )
+
+    async def presence_of(who: str, body: PresenceIn, id: str) -> Response:
         _check_id(id)
         events = await execute(body.command(who, id))
         view = read(lambda s: views.presence_view(s, id, who))
@@ -312,7 +344,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     )
     async def positions(request: Request) -> Response:
         who = party_of(request)
-        body = await read_body(request, _OBJECTS)
+        return await positions_of(who, await read_body(request, _OBJECTS), "")
+
+    async def positions_of(who: str, body: list[dict[str, Any]], _: str) -> Response:
         if len(body) > MAX_BATCH:
             raise PayloadTooLarge("body", f"at most {MAX_BATCH} positions per request")
         items = _validated(_POSITIONS, body, "")  # all at once: one call into pydantic
@@ -365,7 +399,9 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
     )
     async def request_clearance(request: Request) -> Response:
         who = party_of(request)
-        body = await read_body(request, _CLEARANCE)
+        return await clearance_of(who, await read_body(request, _CLEARANCE), "")
+
+    async def clearance_of(who: str, body: ClearanceIn, _: str) -> Response:
         events = await execute(body.command(who))
         cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
         return _json(found(read(lambda s: views.clearance_view(s, cid, who)), "clearance"), 201)
@@ -548,6 +584,32 @@ def create_app(service: Service, auth: Auth, basemap: MBTiles | None = None) -> 
         @app.get("/", include_in_schema=False)
         def console() -> FileResponse:
             return FileResponse(WEB_DIR / "index.html")
+
+    # -- the relay: the busiest requests, handed over by front processes ----------------------
+
+    hot: dict[str, tuple[TypeAdapter[Any], Any, Callable[[str, Any, str], Awaitable[Response]]]]
+    hot = {
+        "clearance": (_CLEARANCE, REQUIRED, clearance_of),
+        "heartbeat": (_HEARTBEAT, None, heartbeat_of),
+        "positions": (_OBJECTS, REQUIRED, positions_of),
+        "presence": (_PRESENCE, REQUIRED, presence_of),
+    }
+
+    async def relayed(
+        kind: str, authorization: str | None, content_type: str | None, id: str, body: bytes
+    ) -> Response:
+        """A request a front handed over (:mod:`accord.api.relay`), answered as its endpoint
+        answers it: the token, then the body, then the endpoint's work."""
+        try:
+            if kind == "healthz":
+                return Response(_HEALTHY, media_type="application/json")
+            adapter, default, answer = hot[kind]
+            who = acting(bearer(authorization))
+            return await answer(who, parse_body(body, content_type, adapter, default), id)
+        except Exception as exc:  # answered as the app's exception handlers answer it
+            if not isinstance(exc, AccordError | RequestValidationError):
+                _log.exception("a relayed %s request failed", kind)
+            return answer_for(exc)
 
     # The router tries its routes in turn, FastAPI's own (the documentation pages) first: the
     # busiest go before them all. No two paths overlap, and the routes of one path keep their

@@ -1,0 +1,179 @@
+"""A front process's ASGI app (``accord serve --workers N``): HTTP for the clients, the work for
+the core.
+
+The busiest requests (:data:`~accord.api.relay.KINDS`: a clearance request, a heartbeat,
+positions, a presence upsert, the health check) are read here, the body within the API's size
+limit, and handed to the core in a relay frame (:mod:`accord.api.relay`); the core's answer is
+written back as it came. Every other request (reads, event streams, the console, the OpenAPI
+document, the rarer writes) is passed on whole to the core's HTTP server on a Unix socket and its
+answer streamed back, so that a front answers every endpoint as the core does. A front holds no
+state: it decides nothing and writes nothing, and a request it cannot hand over is answered 503.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from accord.api.problems import problem
+from accord.api.relay import RelayClient, RelayError, relay_answer
+
+__all__ = ["Front"]
+
+_HOT: dict[tuple[str, str], str] = {
+    ("POST", "/v1/clearances"): "clearance",
+    ("POST", "/v1/heartbeat"): "heartbeat",
+    ("POST", "/v1/positions"): "positions",
+    ("GET", "/healthz"): "healthz",
+}
+_PRESENCE = re.compile(r"/v1/presences/([^/]+)")
+_HOP_BY_HOP = frozenset(
+    (
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    )
+)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Front:
+    """The ASGI app of a front process: relays to the core at ``relay_path``, passes everything
+    else on to the core's HTTP server at ``http_path`` (both Unix sockets); bodies over
+    ``max_body`` bytes are refused with 413, as the core refuses them."""
+
+    def __init__(self, relay_path: str, http_path: str, max_body: int) -> None:
+        self._max_body = max_body
+        self._relay = RelayClient(relay_path)
+        self._http = httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(uds=http_path),
+            base_url="http://accord-core",
+            timeout=httpx.Timeout(None, connect=30.0),  # event streams stay open for hours
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        kind = _HOT.get((scope["method"], path))
+        id = ""
+        if kind is None and scope["method"] == "PUT":
+            match = _PRESENCE.fullmatch(path)
+            if match is not None:
+                kind, id = "presence", match.group(1)
+        if kind is None:
+            response = await self._pass_on(Request(scope, receive))
+        else:
+            response = await self._hand_over(kind, id, scope, receive)
+        await response(scope, receive, send)
+
+    async def _hand_over(self, kind: str, id: str, scope: Scope, receive: Receive) -> Response:
+        headers = dict(scope["headers"])
+        try:
+            body = await self._body(headers.get(b"content-length"), receive)
+        except _TooLarge:
+            return self._too_large()
+        if body is None:  # the client left before its body was in: nothing to hand over
+            return Response(status_code=400)
+        authorization = headers.get(b"authorization")
+        content_type = headers.get(b"content-type")
+        try:
+            answer = await self._relay.call(
+                kind,
+                None if authorization is None else authorization.decode("latin-1"),
+                None if content_type is None else content_type.decode("latin-1"),
+                id,
+                body,
+            )
+        except RelayError as exc:
+            return problem(503, "Service unavailable", f"the core process did not answer: {exc}")
+        return relay_answer(answer)
+
+    async def _body(self, declared: bytes | None, receive: Receive) -> bytes | None:
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+            raise _TooLarge
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message: Message = await receive()
+            if message["type"] != "http.request":  # the client left
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise _TooLarge
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    def _too_large(self) -> Response:
+        return problem(413, "Payload too large", f"the body is larger than {self._max_body} bytes")
+
+    async def _pass_on(self, request: Request) -> Response:
+        """``request`` sent on to the core's HTTP server; its answer, streamed back."""
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+            return self._too_large()
+        headers = [(k, v) for k, v in request.headers.raw if k not in _HOP_BY_HOP]
+        has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE")
+        # the path as the client sent it (an escaped "/" stays escaped), and its query
+        target = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        if request.scope["query_string"]:
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        outgoing = self._http.build_request(
+            request.method,
+            target,
+            headers=headers,
+            content=self._limited(request.stream()) if has_body else None,
+        )
+        try:
+            answer = await self._http.send(outgoing, stream=True)
+        except _TooLarge:
+            return self._too_large()
+        except httpx.HTTPError as exc:
+            return problem(503, "Service unavailable", f"the core process did not answer: {exc}")
+        kept = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP_BY_HOP]
+        response = StreamingResponse(
+            answer.aiter_raw(),
+            status_code=answer.status_code,
+            background=BackgroundTask(answer.aclose),
+        )
+        response.raw_headers = kept
+        return response
+
+    async def _limited(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > self._max_body:
+                raise _TooLarge
+            yield chunk
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._relay.close()
+                await self._http.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
