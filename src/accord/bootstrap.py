@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -116,8 +117,11 @@ def runtime(
     clock: Clock = system_clock,
     policy: ProbePolicy | None = None,
     basemap: Path | None = None,
+    *,
+    relay: socket.socket | None = None,
 ) -> Iterator[Runtime]:
-    """Open the store, restore the state, start the timers; close everything on exit."""
+    """Open the store, restore the state, start the timers; close everything on exit. ``relay``:
+    a listening Unix socket on which the app answers front processes (``serve --workers``)."""
     check_compiled()  # refuse to serve the code of an older build
     tiles = MBTiles(basemap) if basemap is not None else None  # refuse a bad file first
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +141,7 @@ def runtime(
         )
         timer.start()
         try:
-            app = create_app(service, auth, tiles)
+            app = create_app(service, auth, tiles, relay)
             yield Runtime(service=service, auth=auth, app=app, token=token)
         finally:
             stop.set()

@@ -8,10 +8,15 @@ reason on standard error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _enc
@@ -256,6 +261,23 @@ def _terminated(_signum: int, _frame: object) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if not 1 <= args.workers <= _MAX_WORKERS:
+        raise InvalidInput("--workers", f"must be 1 to {_MAX_WORKERS}, not {args.workers}")
+    if args.workers == 1:
+        return _serve(args)
+    return _serve_workers(args)
+
+
+_MAX_WORKERS = 64
+
+
+def _serve(
+    args: argparse.Namespace,
+    sock: socket.socket | None = None,
+    relay: socket.socket | None = None,
+) -> int:
+    """Serve in this process: on ``args.host``/``args.port``, or as the core process of
+    ``--workers`` on the Unix sockets ``sock`` (HTTP) and ``relay``."""
     import uvicorn
 
     from accord.api.serving import UVICORN_OPTIONS
@@ -267,14 +289,177 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # one of ours, the process would die there, before the runtime snapshots and closes the store
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        with runtime(Path(args.data), args.store, policy=policy, basemap=basemap) as rt:
-            print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
-            uvicorn.run(rt.app, host=args.host, port=args.port, **UVICORN_OPTIONS)
+        with runtime(
+            Path(args.data), args.store, policy=policy, basemap=basemap, relay=relay
+        ) as rt:
+            if sock is None:
+                print(f"accord: serving on http://{args.host}:{args.port}/", file=sys.stderr)
+                uvicorn.run(rt.app, host=args.host, port=args.port, **UVICORN_OPTIONS)
+            else:
+                uvicorn.Server(uvicorn.Config(rt.app, **UVICORN_OPTIONS)).run(sockets=[sock])
     except _Terminated:
         print("accord: stopped (SIGTERM)", file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _serve_front(args: argparse.Namespace, relay_path: str, http_path: str) -> int:
+    """Serve as a front process of ``--workers`` (:mod:`accord.api.front`)."""
+    import uvicorn
+
+    from accord.api.app import MAX_BODY
+    from accord.api.front import Front
+    from accord.api.serving import UVICORN_OPTIONS
+
+    sock = _reuse_port_socket(args.host, args.port)
+    sock.listen(2048)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        front = Front(relay_path, http_path, MAX_BODY)
+        uvicorn.Server(uvicorn.Config(front, **UVICORN_OPTIONS)).run(sockets=[sock])
+    except _Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """``accord serve --workers N``: a core process and N front processes.
+
+    The core is the service as a lone server runs it (state, decisions, the log, timers, event
+    streams), listening on two Unix sockets in a directory of its own (mode 0700): HTTP, and the
+    relay (:mod:`accord.api.relay`). The fronts listen on the port, each on a socket of its own
+    (``SO_REUSEPORT``: the kernel spreads new connections over them), hand the busiest requests
+    to the core as relay frames and pass the others on to its HTTP socket
+    (:mod:`accord.api.front`). Every process is forked here before any thread starts; the fronts
+    may start before the core has restored its state: what they hand over waits in its sockets.
+
+    This process then only waits. SIGINT or SIGTERM stops the fronts, then the core (which
+    snapshots and closes the store as a lone server does). A process that stops by itself stops
+    the others, and the exit status is then 1."""
+    reserved = _reuse_port_socket(args.host, args.port)  # the port is free (and stays ours)
+    rundir = Path(tempfile.mkdtemp(prefix="accord-"))
+    try:
+        http_path, relay_path = str(rundir / "http.sock"), str(rundir / "relay.sock")
+        listening = [_unix_socket(http_path), _unix_socket(relay_path)]
+        core = _fork(lambda: _serve(args, *listening), reserved)
+        for sock in listening:
+            sock.close()
+        fronts = [
+            _fork(lambda: _serve_front(args, relay_path, http_path), reserved)
+            for _ in range(args.workers)
+        ]
+        print(
+            f"accord: serving on http://{args.host}:{args.port}/ with {args.workers} front "
+            f"processes (pids {' '.join(map(str, fronts))}) and the core (pid {core})",
+            file=sys.stderr,
+        )
+        return _supervise(core, fronts)
+    finally:
+        reserved.close()
+        shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _fork(serve: Callable[[], int], reserved: socket.socket) -> int:
+    """Run ``serve`` in a child process; its pid. The child leaves with ``serve``'s status,
+    without running this process's exit handlers."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        os.setpgid(0, 0)  # Ctrl-C reaches the supervisor alone, which stops the fronts first
+        _stop_with_parent()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        reserved.close()
+        code = serve()
+    except KeyboardInterrupt:
+        code = 0
+    except BaseException as exc:  # reported as main() would, then the child leaves
+        print(f"accord: {exc}", file=sys.stderr)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _stop_with_parent() -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (``PR_SET_PDEATHSIG``),
+    so that a supervisor killed outright leaves no process serving (and holding the store)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() == 1:  # the parent died before the call
+        raise SystemExit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _unix_socket(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o600)
+    sock.listen(2048)
+    return sock
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` with ``SO_REUSEPORT``: each front listens on one of
+    its own, and the kernel spreads new connections over them (by a hash of their addresses;
+    with one socket shared, whichever process accepts first would take them, and a keep-alive
+    connection stays where it was accepted)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput("--port", f"cannot listen on {host}:{port}: {exc}") from exc
+    return sock
+
+
+def _supervise(core: int, fronts: list[int]) -> int:
+    """Wait for the processes to stop: on SIGINT or SIGTERM, or once one has stopped by itself,
+    stop the fronts, then the core. Returns 1 if one stopped by itself."""
+    running = {core, *fronts}
+    stopping = False
+
+    def stop(_signum: int = 0, _frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in fronts:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
+    try:
+        while running:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            running.discard(pid)
+            if not stopping:
+                code = os.waitstatus_to_exitcode(status)
+                what = "the core" if pid == core else "a front"
+                print(
+                    f"accord: {what} (pid {pid}) stopped by itself (status {code}); stopping",
+                    file=sys.stderr,
+                )
+                failed = True
+                stop()
+            if core in running and not running.intersection(fronts):
+                os.kill(core, signal.SIGTERM)  # the fronts are gone: now the core
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 1 if failed else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -535,6 +720,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--store",
         default=None,
         help="store URL: sqlite:///NAME (default, in DATA) or postgresql://...",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="front processes that speak HTTP for one core process that holds the state and "
+        "writes the log (default 1: one process does both); use more cores",
     )
     serve.add_argument(
         "--basemap", default=None, metavar="FILE", help="an offline basemap: an MBTiles file"

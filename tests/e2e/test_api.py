@@ -1,4 +1,7 @@
-"""End-to-end: the real ``accord serve`` process over HTTP, on a real SQLite file."""
+"""End-to-end: the real ``accord serve`` process over HTTP, on a real SQLite file.
+
+Every test runs twice: against one process, and against a core process behind two fronts
+(``accord serve --workers 2``), which must answer every request alike."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,17 @@ def disc(lon: float, lat: float, radius: float = 200, hazard: float = 1000, **kw
         "purpose": "test",
         **kw,
     }
+
+
+@pytest.fixture(params=[(), ("--workers", "2")], ids=["one-process", "core-and-fronts"])
+def serve_args(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    return tuple(request.param)
+
+
+@pytest.fixture
+def server(make_server: Any, serve_args: tuple[str, ...]) -> ServerProcess:
+    server: ServerProcess = make_server(None, None, *serve_args)
+    return server
 
 
 def codes(clearance: dict[str, Any]) -> set[str]:
@@ -361,16 +376,18 @@ def test_log_head_entries_and_proofs(server: ServerProcess) -> None:
     problem(httpx.get(f"{server.base_url}/v1/log/entries/{size + 5}"), 404)
 
 
-def test_restart_keeps_everything(make_server: Any, tmp_path: Any) -> None:
+def test_restart_keeps_everything(
+    make_server: Any, tmp_path: Any, serve_args: tuple[str, ...]
+) -> None:
     data = tmp_path / "keep"
-    s1 = make_server(data)
+    s1 = make_server(data, None, *serve_args)
     c = register(s1, "north", "south")
     c["south"].put("/v1/presences/p", json=site(POST_A)).raise_for_status()
     cl = c["north"].post("/v1/clearances", json=disc(71.0917, 34.925)).json()
     token = c["north"].headers["Authorization"]
     head1 = httpx.get(f"{s1.base_url}/v1/log/head").json()
     s1.stop()
-    s2 = make_server(data)
+    s2 = make_server(data, None, *serve_args)
     north = s2.client(token.removeprefix("Bearer "))
     again = north.get(f"/v1/clearances/{cl['id']}").json()
     assert again["status"] == "conflict" and again["version"] == cl["version"]
@@ -379,13 +396,13 @@ def test_restart_keeps_everything(make_server: Any, tmp_path: Any) -> None:
 
 
 def test_sigterm_stops_the_server_as_ctrl_c_does_with_a_snapshot(
-    make_server: Any, tmp_path: Any
+    make_server: Any, tmp_path: Any, serve_args: tuple[str, ...]
 ) -> None:
     """SIGTERM (what a service manager sends) shuts the server down gracefully: the state is
     snapshotted at the end of the log and the store closed, so a restart replays nothing (uvicorn
     raises the signal again once it has shut down, which killed the process before that)."""
     data = tmp_path / "term"
-    s1 = make_server(data)
+    s1 = make_server(data, None, *serve_args)
     north = register(s1, "north")["north"]
     for _ in range(5):
         north.post("/v1/heartbeat", json={}).raise_for_status()
@@ -402,10 +419,10 @@ def test_sigterm_stops_the_server_as_ctrl_c_does_with_a_snapshot(
 
 
 def test_kill9_under_concurrent_writes_loses_nothing_acknowledged(
-    make_server: Any, tmp_path: Any
+    make_server: Any, tmp_path: Any, serve_args: tuple[str, ...]
 ) -> None:
     data = tmp_path / "crash"
-    s1 = make_server(data)
+    s1 = make_server(data, None, *serve_args)
     c = register(s1, "north")
     token = c["north"].headers["Authorization"]
     acked: list[str] = []
@@ -442,7 +459,7 @@ def test_kill9_under_concurrent_writes_loses_nothing_acknowledged(
     for t in threads:
         t.join()
     assert len(acked) > 20
-    s2 = make_server(data)
+    s2 = make_server(data, None, *serve_args)
     north = s2.client(token.removeprefix("Bearer "))
     missing = [p for p in acked if north.get(f"/v1/presences/{p}").status_code != 200]
     assert missing == []
@@ -547,13 +564,46 @@ def test_a_body_not_sent_as_json_is_refused(server: ServerProcess) -> None:
 
 
 def test_oversized_body_is_413(server: ServerProcess) -> None:
+    """Refused whether the body's length is declared or it comes in chunks, on the busiest
+    endpoints (which fronts hand over) and the others (which they pass on) alike."""
     c = register(server, "north")
-    r = c["north"].post(
-        "/v1/positions",
-        content=b"[" + b"0," * 5_000_000 + b"0]",
-        headers={"Content-Type": "application/json"},
-    )
-    problem(r, 413)
+    big = b"[" + b"0," * 5_000_000 + b"0]"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 1 << 20):
+            yield big[start : start + (1 << 20)]
+
+    before = httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"]
+    for path in ["/v1/positions", "/v1/presences"]:
+        headers = {"Content-Type": "application/json"}
+        problem(c["north"].post(path, content=big, headers=headers), 413)
+        problem(c["north"].post(path, content=chunks(), headers=headers), 413)
+    assert httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"] == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/clearances"),
+        ("POST", "/v1/positions"),
+        ("PUT", "/v1/presences/x"),
+        ("POST", "/v1/heartbeat"),
+    ],
+)
+def test_the_token_is_checked_before_the_body(
+    server: ServerProcess, method: str, path: str
+) -> None:
+    """On the busiest endpoints (those a front hands over to the core), a request without a
+    valid token is refused as such (401), whatever its body."""
+    headers = {"Content-Type": "application/json"}
+    for token in [None, "not-a-token"]:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        r = httpx.request(method, server.base_url + path, content=b'{"bad', headers=headers)
+        assert problem(r, 401)["detail"] in (
+            "send Authorization: Bearer <token>",
+            "the token is not valid",
+        )
 
 
 def test_wrong_party_cannot_touch_others(server: ServerProcess) -> None:

@@ -3,6 +3,7 @@ SQLite file or PostgreSQL database, real HTTP on a free loopback port)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,6 +22,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def child_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (the core and the fronts of ``accord serve --workers``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 class ServerProcess:
@@ -94,9 +104,13 @@ class ServerProcess:
         self.log.close()
 
     def kill9(self) -> None:
+        """SIGKILL to the server and its worker processes (``--workers``) at once, as a crash
+        of the machine would stop them."""
         assert self.proc is not None
         self.close_clients()
-        self.proc.send_signal(signal.SIGKILL)
+        for pid in (*child_pids(self.proc.pid), self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
 
