@@ -61,7 +61,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.server import ServerProcess, register
+from tests.support.server import ServerProcess, child_pids, register
 
 REGION = (70.0, 34.0, 72.0, 36.0)
 PHASES = ("healthz", "heartbeat", "positions", "presences", "clearance", "mix")
@@ -69,37 +69,53 @@ FLOORS = ("raw", "starlette", "fastapi-lean", "fastapi")  # bench/floor_apps.py
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def processes(pid: int) -> list[int]:
+    """``pid`` and its child processes (``accord serve --workers N`` serves from children)."""
+    return [pid, *child_pids(pid)]
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """The resident memory of the server (``pid`` and its children), in KiB."""
+    total = 0
+    for p in processes(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    """User + system CPU seconds of the server (``pid`` and its children, all their threads)."""
     user, system = cpu_split(pid)
     return user + system
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of each thread of process ``pid``: ``main`` (the event loop) and the others
-    by thread id (Python does not name its threads for the kernel)."""
+    """CPU seconds of each thread of the server: ``main`` (the event loop) and the others by
+    thread id (Python does not name its threads for the kernel); a worker's threads are
+    prefixed with its pid."""
     out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        name = "main" if task.name == str(pid) else f"thread {task.name}"
-        out[name] = (int(fields[11]) + int(fields[12])) / TICK
+    pids = processes(pid)
+    for p in pids:
+        prefix = "" if len(pids) == 1 else f"{p} "
+        for task in Path(f"/proc/{p}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            name = "main" if task.name == str(p) else f"thread {task.name}"
+            out[prefix + name] = (int(fields[11]) + int(fields[12])) / TICK
     return out
 
 
 def cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / TICK, int(fields[12]) / TICK
+    """(user, system) CPU seconds of the server (``pid`` and its children)."""
+    user = system = 0
+    for p in processes(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / TICK, system / TICK
 
 
 def point(rng: random.Random) -> dict[str, object]:
@@ -509,7 +525,7 @@ def run_phase(
             [
                 str(Path(sys.executable).parent / "py-spy"),
                 *("record", "-p", str(pid), "-d", str(max(1, int(args.seconds) - 1))),
-                *("-r", "200", "--nonblocking", "--gil", "-f", "raw"),
+                *("-r", "200", "--nonblocking", "--gil", "--subprocesses", "-f", "raw"),
                 *("-o", str(Path(args.profile) / f"{label}.txt")),
             ],
             stdout=subprocess.DEVNULL,
