@@ -14,6 +14,15 @@ intact one, or one already covered by a stored tree head or snapshot, raises
 
 Exclusivity: a store holds an exclusive ``flock`` on ``<path>.lock`` while open, so two processes
 (or two store objects) never append to the same file.
+
+Checkpoints: SQLite copies the WAL back into the database file (a checkpoint: the copy and two
+fsyncs) in the connection whose commit takes the WAL past 1,000 pages, so that one commit in a few
+hundred waited tens of milliseconds more (90-100 ms on this machine's disk under load, against
+5-10 ms for a commit; docs/PERF-store.md). Here the write connection never checkpoints: a thread
+of the store's own does, on a connection of its own, once ``CHECKPOINT_BYTES`` have been written
+since the last one (a ``PASSIVE`` checkpoint, which waits for no writer and no reader; commits go
+on meanwhile). Closing the store checkpoints what is left, as SQLite does when its last connection
+closes.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from accord.errors import InvalidInput, StorageError
 from accord.store.base import LogRecord, Snapshot, StoredHead
 from accord.store.checksum import head_crc, record_crc, row_is_intact, tagged_crc
 
-__all__ = ["SQLiteStore"]
+__all__ = ["CHECKPOINT_BYTES", "SQLiteStore"]
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +82,7 @@ _T = TypeVar("_T")
 
 _LOG_COLUMNS = 6
 _ROWS_PER_INSERT = 1000  # log records per INSERT statement (a statement of ~20 KB)
+CHECKPOINT_BYTES = 4 * 1024 * 1024  # written between checkpoints: SQLite's own 1,000 pages
 
 
 @functools.lru_cache(maxsize=64)
@@ -128,11 +138,18 @@ class SQLiteStore:
         self._lock_fd = self._take_lock()
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._written = 0  # bytes written since the last checkpoint
+        self._checkpoint_due = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         try:
             self._open(verify)
         except BaseException:
             self._release()
             raise
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_when_due, name="accord-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -167,6 +184,7 @@ class SQLiteStore:
                 raise StorageError(f"store {self.path}: cannot use WAL mode (got {mode!r})")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA cell_size_check=ON")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's work (docstring)
         except BaseException:
             conn.close()
             raise
@@ -362,6 +380,7 @@ class SQLiteStore:
                     conn.execute(_insert_log(len(part)), [v for row in part for v in row])
 
             self._write(f"append of records {first}..{first + len(rows) - 1}", insert)
+            self._wrote(sum(len(r.event) + len(r.time) + 64 for r in records))
             self._next = first + len(rows)
 
     def put_head(self, head: StoredHead) -> None:
@@ -429,6 +448,7 @@ class SQLiteStore:
                 )
 
             self._write(f"storing the snapshot up to {upto}", put)
+            self._wrote(len(snap.data))
 
     def put_meta(self, key: str, value: bytes) -> None:
         if not isinstance(key, str) or not key:
@@ -444,6 +464,34 @@ class SQLiteStore:
                     (key, value, crc),
                 ),
             )
+
+    def _wrote(self, size: int) -> None:
+        """Count ``size`` bytes just committed; wake the checkpointer once enough are."""
+        self._written += size
+        if self._written >= CHECKPOINT_BYTES:
+            self._written = 0
+            self._checkpoint_due.set()
+
+    def _checkpoint_when_due(self) -> None:
+        """The checkpointer thread: a ``PASSIVE`` checkpoint whenever one is due, on a
+        connection of its own, until the store closes. A failed checkpoint loses nothing (the
+        WAL keeps what it could not copy); it is logged, and the next one tries again."""
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._checkpoint_due.wait()
+                self._checkpoint_due.clear()
+                if self._closed:
+                    return
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except (sqlite3.Error, StorageError) as exc:
+                    _log.warning("store %s: a checkpoint failed: %s", self.path, exc)
+        finally:
+            if conn is not None:
+                conn.close()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -559,6 +607,9 @@ class SQLiteStore:
             if self._closed:
                 return
             self._closed = True
+            self._checkpoint_due.set()
+            if self._checkpointer is not None:
+                self._checkpointer.join()
             self._release()
 
     def _release(self) -> None:
