@@ -17,11 +17,11 @@ Exclusivity: a store holds an exclusive ``flock`` on ``<path>.lock`` while open,
 
 Checkpoints: SQLite copies the WAL back into the database file (a checkpoint: the copy and two
 fsyncs) in the connection whose commit takes the WAL past 1,000 pages, so that one commit in a few
-hundred waited tens of milliseconds more (90-100 ms on this machine's disk under load, against
-5-10 ms for a commit; docs/PERF-store.md). Here the write connection never checkpoints: a thread
-of the store's own does, on a connection of its own, once ``CHECKPOINT_BYTES`` have been written
-since the last one (a ``PASSIVE`` checkpoint, which waits for no writer and no reader; commits go
-on meanwhile). Closing the store checkpoints what is left, as SQLite does when its last connection
+hundred waited 90-100 ms under load, against a few ms for the others (docs/PERF-store.md,
+"Checkpoints off the commit path"). Here the write connection never checkpoints: a thread of the
+store's own does, on a connection of its own, once ``CHECKPOINT_BYTES`` have been written since
+the last one (a ``PASSIVE`` checkpoint, which waits for no writer and no reader; commits go on
+meanwhile). Closing the store checkpoints what is left, as SQLite does when its last connection
 closes.
 """
 
