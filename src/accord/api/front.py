@@ -1,8 +1,8 @@
 """A front process's ASGI app (``accord serve --workers N``): HTTP for the clients, the work for
 the core.
 
-The busiest requests (:data:`~accord.api.relay.KINDS`: a clearance request, a heartbeat,
-positions, a presence upsert, the health check) are read here, the body within the API's size
+The busiest requests (a clearance request, a heartbeat, positions, a presence upsert, the health
+check: the kinds the core's ``relayed`` answers) are read here, the body within the API's size
 limit, and handed to the core in a relay frame (:mod:`accord.api.relay`); the core's answer is
 written back as it came. Every other request (reads, event streams, the console, the OpenAPI
 document, the rarer writes) is passed on whole to the core's HTTP server on a Unix socket and its
@@ -86,7 +86,9 @@ class Front:
         await response(scope, receive, send)
 
     async def _hand_over(self, kind: str, id: str, scope: Scope, receive: Receive) -> Response:
-        headers = dict(scope["headers"])
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:  # the first of each, as the core's endpoints read
+            headers.setdefault(name, value)
         try:
             body = await self._body(headers.get(b"content-length"), receive)
         except _TooLarge:

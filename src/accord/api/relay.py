@@ -4,12 +4,12 @@ socket, in frames of their own.
 ``accord serve --workers N`` runs one *core* process, which holds the state, decides, and writes
 the log (the one writer, as ever), and N *front* processes, which speak HTTP to the clients
 (:mod:`accord.api.front`). A front reads a busy request (a clearance request, a heartbeat,
-positions, a presence upsert; :data:`KINDS`) and hands the core only what the endpoint reads: the
-token, the body's content type, the path's id and the body. The core answers it as the endpoint
-does (the same code, :func:`accord.api.app.create_app`'s ``relayed``): the token first, then the
-body, then the command, durable before the answer leaves. The front writes that answer to its
-client. The core's share of such a request is then the endpoint's own work, without the HTTP
-parsing, the connection's writes, the router and the middleware.
+positions, a presence upsert, the health check) and hands the core only what the endpoint
+reads: the token, the body's content type, the path's id and the body. The core answers it as
+the endpoint does (the same code, :func:`accord.api.app.create_app`'s ``relayed``): the token
+first, then the body, then the command, durable before the answer leaves. The front writes that
+answer to its client. The core's share of such a request is then the endpoint's own work,
+without the HTTP parsing, the connection's writes, the router and the middleware.
 
 A frame is a 4-byte big-endian length and that many bytes. A request frame: a 4-byte call
 number, then five fields (the kind, ``Authorization``, ``Content-Type``, the path's id, the
@@ -31,12 +31,9 @@ from typing import cast
 
 from starlette.responses import Response
 
-__all__ = ["KINDS", "Answer", "RelayClient", "RelayError", "relay_answer", "serve_relay"]
+__all__ = ["Answer", "RelayClient", "RelayError", "relay_answer", "serve_relay"]
 
 _log = logging.getLogger(__name__)
-
-KINDS = ("clearance", "heartbeat", "positions", "presence", "healthz")
-"""The requests fronts hand to the core (``relayed``'s kinds); all others they pass on as HTTP."""
 
 _LENGTH = struct.Struct(">I")
 _CALL = struct.Struct(">I")
