@@ -706,7 +706,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the service",
         description="Run the Accord service (HTTP API, event streams, the console at /).",
-        epilog="example:\n  ACCORD_ADMIN_TOKEN=secret accord serve --data ./data --port 8080",
+        epilog="examples:\n  ACCORD_ADMIN_TOKEN=secret accord serve --data ./data --port 8080\n"
+        "  accord serve --data ./data --workers 2    # a core process behind two HTTP fronts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument(
