@@ -198,10 +198,10 @@ class Service:
 
     def _load_signer(self) -> Signer:
         seed = self.store.get_meta(SIGNING_KEY_META)
-        if seed is None:
-            signer = Signer.generate()
-            self.store.put_meta(SIGNING_KEY_META, signer.private_bytes())
-            return signer
+        if seed is None:  # the first start: processes starting together all keep the first key
+            seed = self.store.put_meta(
+                SIGNING_KEY_META, Signer.generate().private_bytes(), replace=False
+            )
         return Signer.from_seed(seed)
 
     def _restore(self, policy: ProbePolicy | None) -> tuple[State, MerkleTree, int]:

@@ -292,6 +292,14 @@ def test_meta_values_are_stored_and_replaced(store: EventStore) -> None:
     assert store.get_meta("signing-key") == b"new"
 
 
+def test_a_meta_value_stored_unless_there_is_one_keeps_the_first(store: EventStore) -> None:
+    assert store.put_meta("signing-key", b"first", replace=False) == b"first"
+    assert store.put_meta("signing-key", b"second", replace=False) == b"first"
+    assert store.get_meta("signing-key") == b"first"
+    assert store.put_meta("signing-key", b"third") == b"third"
+    assert store.get_meta("signing-key") == b"third"
+
+
 def test_meta_refuses_an_empty_key(store: EventStore) -> None:
     with pytest.raises(InvalidInput, match="key: must be a non-empty string"):
         store.put_meta("", b"x")

@@ -22,6 +22,7 @@ from tests.integration import pg
 
 import accord
 from accord.errors import InvalidInput, StorageError
+from accord.service import Service
 from accord.store import LogRecord, Snapshot, StoredHead
 from accord.store.postgres import PostgresStore
 
@@ -537,3 +538,64 @@ def test_nothing_acknowledged_is_lost_when_the_server_crashes(
     assert log == records(0, len(log))
     assert set(acked) <= set(range(len(log)))
     assert len(acked) >= 300
+
+
+def _race(stores: list[PostgresStore], key: str) -> list[bytes]:
+    """Each store puts its own value under ``key`` unless there is one, all at once."""
+    start = threading.Barrier(len(stores))
+    got: list[bytes] = [b""] * len(stores)
+
+    def put(k: int) -> None:
+        start.wait()
+        got[k] = stores[k].put_meta(key, b"value of %d" % k, replace=False)
+
+    threads = [threading.Thread(target=put, args=(k,)) for k in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return got
+
+
+def test_processes_racing_to_store_a_first_meta_value_all_get_the_winners(url: str) -> None:
+    """As two services starting together on a new database do with the log's signing key: each
+    stores its own unless there is one, and every one of them gets the same (the first)."""
+    stores = [PostgresStore(url) for _ in range(3)]
+    try:
+        for round_ in range(20):
+            got = _race(stores, f"first-{round_}")
+            assert len(set(got)) == 1, got
+            assert stores[0].get_meta(f"first-{round_}") == got[0]
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_services_starting_together_on_a_new_database_sign_with_one_key(url: str) -> None:
+    """Services whose stores are open start at once on a database without a signing key (five
+    times, the key deleted in between): they all sign with the same one."""
+    for _ in range(5):
+        stores = [PostgresStore(url) for _ in range(3)]
+        sql(url, "DELETE FROM accord_meta")
+        start = threading.Barrier(len(stores))
+        services: list[Service] = []
+
+        def begin(
+            store: PostgresStore,
+            start: threading.Barrier = start,
+            services: list[Service] = services,
+        ) -> None:
+            start.wait()
+            services.append(Service(store))
+
+        threads = [threading.Thread(target=begin, args=(store,)) for store in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert len(services) == len(stores)
+            assert len({service.signer.key_id for service in services}) == 1
+        finally:
+            for service in services:
+                service.close()

@@ -112,8 +112,10 @@ class EventStore(Protocol):
         """The value stored under ``key``, or None."""
         ...
 
-    def put_meta(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key`` durably, replacing any earlier value."""
+    def put_meta(self, key: str, value: bytes, *, replace: bool = True) -> bytes:
+        """Store ``value`` under ``key`` durably, replacing any earlier value; with ``replace``
+        false, keep an earlier value instead (in one transaction: of processes that race to
+        store a first value, one wins and all of them get its value). Returns the value stored."""
         ...
 
     def close(self) -> None:

@@ -541,7 +541,7 @@ class PostgresStore:
         with self._wlock:
             self._write(f"storing the snapshot up to {upto}", put)
 
-    def put_meta(self, key: str, value: bytes) -> None:
+    def put_meta(self, key: str, value: bytes, *, replace: bool = True) -> bytes:
         if not isinstance(key, str) or not key:
             raise InvalidInput("key", "must be a non-empty string")
         if "\x00" in key:
@@ -553,15 +553,27 @@ class PostgresStore:
         except UnicodeError as exc:
             raise InvalidInput("key", "must be valid Unicode") from exc
 
+        conflict = (
+            "DO UPDATE SET value = excluded.value, crc = excluded.crc" if replace else "DO NOTHING"
+        )
+
         def put(cur: Cursor) -> None:
             cur.execute(
                 "INSERT INTO accord_meta (key, value, crc) VALUES (%s, %s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, crc = excluded.crc",
+                f"ON CONFLICT (key) {conflict}",
                 (key, value, crc),
             )
 
         with self._wlock:
             self._write(f"storing meta {key!r}", put)
+        if replace:
+            return value
+        # committed: the value now stored is this one, or the one that was there (or that a
+        # racing process's transaction, which the insert waited for, stored first)
+        stored = self.get_meta(key)
+        if stored is None:
+            raise StorageError(f"{self._name}: the meta value {key!r} is gone once stored")
+        return stored
 
     # -- several processes ------------------------------------------------------------------
 

@@ -450,13 +450,17 @@ class SQLiteStore:
             self._write(f"storing the snapshot up to {upto}", put)
             self._wrote(len(snap.data))
 
-    def put_meta(self, key: str, value: bytes) -> None:
+    def put_meta(self, key: str, value: bytes, *, replace: bool = True) -> bytes:
         if not isinstance(key, str) or not key:
             raise InvalidInput("key", "must be a non-empty string")
         if type(value) is not bytes:
             raise InvalidInput("value", "must be bytes")
         crc = tagged_crc(b"meta", key.encode(), value)
-        with self._wlock:
+        with self._wlock:  # every writer of the file holds it: the look and the write are one
+            if not replace:
+                existing = self.get_meta(key)
+                if existing is not None:
+                    return existing
             self._write(
                 f"storing meta {key!r}",
                 lambda conn: conn.execute(
@@ -464,6 +468,7 @@ class SQLiteStore:
                     (key, value, crc),
                 ),
             )
+        return value
 
     def _wrote(self, size: int) -> None:
         """Count ``size`` bytes just committed; wake the checkpointer once enough are."""
