@@ -14,6 +14,7 @@ shapely, sqlite3, ...) are converted at the boundary where they occur, with ``ra
     ├── Conflict            the request contradicts the current state (HTTP 409)
     ├── RateLimited         a probing budget or similar limit is exhausted (HTTP 429)
     ├── StorageError        the store failed; nothing was acknowledged (HTTP 503)
+    │   └── Superseded      a head or snapshot older than one stored (another process's)
     └── VerificationError   a signature, proof or consistency check failed (CLI exit 1)
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "StorageError",
+    "Superseded",
     "Unauthorized",
     "VerificationError",
 ]
@@ -98,6 +100,11 @@ class RateLimited(AccordError):
 
 class StorageError(AccordError):
     """The store failed; whatever was being written was not acknowledged."""
+
+
+class Superseded(StorageError):
+    """A tree head or snapshot was refused because a later one is stored already (on a store
+    that several processes share, another process stored it first)."""
 
 
 class VerificationError(AccordError):

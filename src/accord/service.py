@@ -51,7 +51,7 @@ from accord.core import (
     to_snapshot,
 )
 from accord.core.model import ProbePolicy
-from accord.errors import InvalidInput, StorageError
+from accord.errors import InvalidInput, StorageError, Superseded
 from accord.ledger import (
     MerkleTree,
     SignedTreeHead,
@@ -526,15 +526,21 @@ class Service:
                 root = self.tree.root(size)
             timestamp = format_timestamp(self.clock())
             signed = sign_head(self.signer, size, root, timestamp)
-            self.store.put_head(
-                StoredHead(
-                    tree_size=size,
-                    root_hash=root,
-                    timestamp=timestamp,
-                    signature=signed.signature,
-                    key_id=signed.key_id,
-                )
+            stored = StoredHead(
+                tree_size=size,
+                root_hash=root,
+                timestamp=timestamp,
+                signature=signed.signature,
+                key_id=signed.key_id,
             )
+            try:
+                self.store.put_head(stored)
+            except Superseded:
+                # a process sharing the store, further along its log, stored a later head: this
+                # one, signed with the same key over a prefix of the same log, is consistent
+                # with it, and is answered without being kept
+                if self._shared is None:
+                    raise
             self._head = signed
             return signed
 
@@ -556,7 +562,11 @@ class Service:
         data = collect()
         if self.wait_for(upto - 1, timeout=30) < upto:
             raise StorageError("the log did not become durable in time for a snapshot")
-        self.store.put_snapshot(Snapshot(upto_index=upto, data=data))
+        try:
+            self.store.put_snapshot(Snapshot(upto_index=upto, data=data))
+        except Superseded:  # a process sharing the store snapshotted a later state first
+            if self._shared is None:
+                raise
         self._since_snapshot = 0
 
     def maybe_snapshot(self) -> None:

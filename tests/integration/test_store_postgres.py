@@ -21,7 +21,10 @@ import pytest
 from tests.integration import pg
 
 import accord
+from accord.core.commands import Heartbeat, RegisterParty
 from accord.errors import InvalidInput, StorageError
+from accord.ledger.heads import verify_head
+from accord.ledger.proofs import verify_consistency
 from accord.service import Service
 from accord.store import LogRecord, Snapshot, StoredHead
 from accord.store.postgres import PostgresStore
@@ -599,3 +602,31 @@ def test_services_starting_together_on_a_new_database_sign_with_one_key(url: str
         finally:
             for service in services:
                 service.close()
+
+
+def test_a_process_behind_the_log_answers_a_head_though_a_later_one_is_stored(url: str) -> None:
+    """The head of a process that has not followed the log yet is refused by the store (a later
+    one is stored): it is answered all the same, signed, and consistent with the later one."""
+    a, b = Service(PostgresStore(url)), Service(PostgresStore(url))
+    try:
+        a.execute(RegisterParty(party="admin", id="north", name="North"))
+        deadline = time.monotonic() + 10
+        while b.durable_size < a.durable_size and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert b.durable_size == a.durable_size == 1
+        b._stopping.set()  # b stops following: it stays one record behind what follows
+        assert b._follower is not None
+        b._follower.join()
+        for _ in range(3):
+            a.execute(Heartbeat(party="north"))
+        later = a.head()
+        behind = b.head()
+        assert (behind.tree_size, later.tree_size) == (1, 4)
+        assert a.store.latest_head() is not None and a.store.latest_head().tree_size == 4
+        for signed in (behind, later):
+            verify_head(signed.to_json(), a.signer.public_key)
+        proof = a.consistency(1, 4)
+        verify_consistency(1, 4, behind.root_hash, later.root_hash, proof)
+    finally:
+        a.close()
+        b.close()

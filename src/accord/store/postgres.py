@@ -46,7 +46,7 @@ from typing import Any, Literal, TypeVar
 import psycopg
 from psycopg import conninfo
 
-from accord.errors import InvalidInput, StorageError
+from accord.errors import InvalidInput, StorageError, Superseded
 from accord.store.base import LogRecord, Snapshot, StoredHead
 from accord.store.checksum import head_crc, record_crc, row_is_intact, tagged_crc
 
@@ -485,7 +485,7 @@ class PostgresStore:
                 )
             latest = cur.execute("SELECT max(tree_size) FROM accord_heads").fetchone()
             if latest is not None and latest[0] is not None and size < latest[0]:
-                raise StorageError(
+                raise Superseded(
                     f"tree head of size {size} refused: a head of size {latest[0]} is stored"
                 )
             same = cur.execute(
@@ -524,7 +524,7 @@ class PostgresStore:
                 raise StorageError(f"snapshot up to {upto} refused: the log holds {count} records")
             latest = cur.execute("SELECT max(upto_index) FROM accord_snapshots").fetchone()
             if latest is not None and latest[0] is not None and upto < latest[0]:
-                raise StorageError(
+                raise Superseded(
                     f"snapshot up to {upto} refused: a snapshot up to {latest[0]} is stored"
                 )
             cur.execute(

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from accord.errors import InvalidInput, StorageError
+from accord.errors import InvalidInput, StorageError, Superseded
 from accord.store.base import LogRecord, Snapshot, StoredHead
 from accord.store.checksum import head_crc, record_crc, row_is_intact, tagged_crc
 
@@ -399,7 +399,7 @@ class SQLiteStore:
             def put(conn: sqlite3.Connection) -> None:
                 latest = conn.execute("SELECT max(tree_size) FROM heads").fetchone()[0]
                 if latest is not None and size < latest:
-                    raise StorageError(
+                    raise Superseded(
                         f"tree head of size {size} refused: a head of size {latest} is stored"
                     )
                 same = conn.execute(
@@ -434,7 +434,7 @@ class SQLiteStore:
             def put(conn: sqlite3.Connection) -> None:
                 latest = conn.execute("SELECT max(upto_index) FROM snapshots").fetchone()[0]
                 if latest is not None and upto < latest:
-                    raise StorageError(
+                    raise Superseded(
                         f"snapshot up to {upto} refused: a snapshot up to {latest} is stored"
                     )
                 conn.execute(
