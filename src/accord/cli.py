@@ -309,14 +309,14 @@ def _serve_front(args: argparse.Namespace, relay_path: str, http_path: str) -> i
     import uvicorn
 
     from accord.api.app import MAX_BODY
-    from accord.api.front import Front
+    from accord.api.front import front_app
     from accord.api.serving import UVICORN_OPTIONS
 
     sock = _reuse_port_socket(args.host, args.port)
     sock.listen(2048)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        front = Front(relay_path, http_path, MAX_BODY)
+        front = front_app(relay_path, http_path, MAX_BODY)
         uvicorn.Server(uvicorn.Config(front, **UVICORN_OPTIONS)).run(sockets=[sock])
     except _Terminated:
         pass

@@ -2,18 +2,18 @@
 the core.
 
 The busiest requests (a clearance request, a heartbeat, positions, a presence upsert, the health
-check: the kinds the core's ``relayed`` answers) are read here, the body within the API's size
-limit, and handed to the core in a relay frame (:mod:`accord.api.relay`); the core's answer is
-written back as it came. Every other request (reads, event streams, the console, the OpenAPI
-document, the rarer writes) is passed on whole to the core's HTTP server on a Unix socket and its
-answer streamed back, so that a front answers every endpoint as the core does. A front holds no
-state: it decides nothing and writes nothing, and a request it cannot hand over is answered 503.
+check: the kinds the core's ``relayed`` answers) are read here and handed to the core in a relay
+frame (:mod:`accord.api.relay`); the core's answer is written back as it came. Every other
+request (reads, event streams, the console, the OpenAPI document, the rarer writes) is passed on
+whole to the core's HTTP server on a Unix socket and its answer streamed back, so that a front
+answers every endpoint as the core does. A front holds no state: it decides nothing and writes
+nothing, and a request it cannot hand over is answered 503. :func:`front_app` puts it behind the
+core's own body limit (:class:`~accord.api.problems.BodyLimit`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 from starlette.background import BackgroundTask
@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from accord.api.problems import problem
+from accord.api.problems import BodyLimit, answer_for, problem
 from accord.api.relay import RelayClient, RelayError, relay_answer
+from accord.errors import PayloadTooLarge
 
-__all__ = ["Front"]
+__all__ = ["Front", "front_app"]
 
 _HOT: dict[tuple[str, str], str] = {
     ("POST", "/v1/clearances"): "clearance",
@@ -47,17 +48,12 @@ _HOP_BY_HOP = frozenset(
 )
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class Front:
     """The ASGI app of a front process: relays to the core at ``relay_path``, passes everything
-    else on to the core's HTTP server at ``http_path`` (both Unix sockets); bodies over
-    ``max_body`` bytes are refused with 413, as the core refuses them."""
+    else on to the core's HTTP server at ``http_path`` (both Unix sockets). A body that
+    :class:`~accord.api.problems.BodyLimit` stops while it is read is answered 413 here."""
 
-    def __init__(self, relay_path: str, http_path: str, max_body: int) -> None:
-        self._max_body = max_body
+    def __init__(self, relay_path: str, http_path: str) -> None:
         self._relay = RelayClient(relay_path)
         self._http = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=http_path),
@@ -90,9 +86,9 @@ class Front:
         for name, value in scope["headers"]:  # the first of each, as the core's endpoints read
             headers.setdefault(name, value)
         try:
-            body = await self._body(headers.get(b"content-length"), receive)
-        except _TooLarge:
-            return self._too_large()
+            body = await self._body(receive)
+        except PayloadTooLarge as exc:
+            return answer_for(exc)
         if body is None:  # the client left before its body was in: nothing to hand over
             return Response(status_code=400)
         authorization = headers.get(b"authorization")
@@ -109,31 +105,18 @@ class Front:
             return problem(503, "Service unavailable", f"the core process did not answer: {exc}")
         return relay_answer(answer)
 
-    async def _body(self, declared: bytes | None, receive: Receive) -> bytes | None:
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            raise _TooLarge
+    async def _body(self, receive: Receive) -> bytes | None:
         parts: list[bytes] = []
-        size = 0
         while True:
             message: Message = await receive()
             if message["type"] != "http.request":  # the client left
                 return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body:
-                raise _TooLarge
-            parts.append(chunk)
+            parts.append(message.get("body", b""))
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    def _too_large(self) -> Response:
-        return problem(413, "Payload too large", f"the body is larger than {self._max_body} bytes")
-
     async def _pass_on(self, request: Request) -> Response:
         """``request`` sent on to the core's HTTP server; its answer, streamed back."""
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-            return self._too_large()
         headers = [(k, v) for k, v in request.headers.raw if k not in _HOP_BY_HOP]
         has_body = request.method not in ("GET", "HEAD", "OPTIONS", "DELETE")
         # the path as the client sent it (an escaped "/" stays escaped), and its query
@@ -144,12 +127,12 @@ class Front:
             request.method,
             target,
             headers=headers,
-            content=self._limited(request.stream()) if has_body else None,
+            content=request.stream() if has_body else None,
         )
         try:
             answer = await self._http.send(outgoing, stream=True)
-        except _TooLarge:
-            return self._too_large()
+        except PayloadTooLarge as exc:  # raised by BodyLimit while the body was sent on
+            return answer_for(exc)
         except httpx.HTTPError as exc:
             return problem(503, "Service unavailable", f"the core process did not answer: {exc}")
         kept = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP_BY_HOP]
@@ -161,14 +144,6 @@ class Front:
         response.raw_headers = kept
         return response
 
-    async def _limited(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        size = 0
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > self._max_body:
-                raise _TooLarge
-            yield chunk
-
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
@@ -179,3 +154,9 @@ class Front:
                 await self._http.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def front_app(relay_path: str, http_path: str, max_body: int) -> BodyLimit:
+    """A front process's app: :class:`Front` behind the body limit the core's app has, so that
+    a body over ``max_body`` bytes is refused alike, declared or found too large as it comes."""
+    return BodyLimit(Front(relay_path, http_path), limit=max_body)
