@@ -24,7 +24,7 @@ import pytest
 import accord
 from accord.errors import InvalidInput, StorageError
 from accord.store import LogRecord, Snapshot, SQLiteStore, StoredHead
-from accord.store.sqlite import CHECKPOINT_BYTES
+from accord.store.sqlite import CHECKPOINT_BYTES, ROWS_PER_INSERT
 
 # The child and the parent build record i the same way: the parent checks content, not only count.
 CHILD = r"""
@@ -488,23 +488,56 @@ def test_a_missing_directory_and_bad_options_are_refused(tmp_path: Path) -> None
         SQLiteStore(tmp_path / "a.db", keep_snapshots=0)
 
 
-def test_after_a_failed_write_the_store_refuses_writes_until_reopened(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [1, ROWS_PER_INSERT + 1], ids=["one statement", "two"])
+def test_after_a_failed_write_the_store_refuses_writes_until_reopened(
+    tmp_path: Path, size: int
+) -> None:
+    """A batch that fits one INSERT is its own transaction (autocommit); a larger one is written
+    between BEGIN and COMMIT. Either way a failure writes nothing and stops further writes."""
     path = tmp_path / "accord.db"
     store = SQLiteStore(path, busy_timeout_s=0.05)
     store.append([record(0)])
+    batch = [record(i) for i in range(1, size + 1)]
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's write lock
-    with pytest.raises(StorageError, match=r"append of records 1\.\.1 failed: database is locked"):
-        store.append([record(1)])
+    with pytest.raises(
+        StorageError, match=rf"append of records 1\.\.{size} failed: database is locked"
+    ):
+        store.append(batch)
     blocker.execute("ROLLBACK")
     blocker.close()
     with pytest.raises(StorageError, match="refuses writes until it is reopened"):
-        store.append([record(1)])
+        store.append(batch)
     assert list(store.read()) == [record(0)]  # reads go on
     store.close()
     with SQLiteStore(path) as again:
-        again.append([record(1)])
-        assert list(again.read()) == [record(0), record(1)]
+        again.append(batch)
+        assert list(again.read()) == [record(0), *batch]
+
+
+def test_a_batch_larger_than_one_statement_is_one_transaction(tmp_path: Path) -> None:
+    """Records past the first INSERT's rows go in further statements of the same transaction: a
+    clash in the last statement leaves none of the batch written."""
+    path = tmp_path / "accord.db"
+    with SQLiteStore(path) as store:
+        batch = [record(i) for i in range(2 * ROWS_PER_INSERT + 5)]
+        store.append(batch)
+        assert list(store.read()) == batch
+        clash = len(batch) + ROWS_PER_INSERT + 2  # in the next batch's second statement
+        with sqlite3.connect(path, isolation_level=None) as other:
+            other.execute(
+                "INSERT INTO log (idx, time, event, salt, leaf_hash, crc) "
+                "VALUES (?, '', x'', x'', x'', 0)",
+                (clash,),
+            )
+        other.close()
+        more = [record(i) for i in range(len(batch), len(batch) + ROWS_PER_INSERT + 3)]
+        with pytest.raises(StorageError, match="UNIQUE constraint failed"):
+            store.append(more)
+    with sqlite3.connect(path) as db:
+        count = db.execute("SELECT count(*) FROM log").fetchone()[0]
+    db.close()
+    assert count == len(batch) + 1  # the batch's rows and the clashing one; none of ``more``
 
 
 def test_appends_from_many_threads_straight_to_the_store_are_serialised(tmp_path: Path) -> None:
