@@ -13,7 +13,15 @@ import pytest
 from starlette.responses import Response
 from tests.support.loop import in_a_loop
 
-from accord.api.relay import MAX_FRAME, RelayClient, RelayError, relay_answer, serve_relay
+from accord.api.relay import (
+    MAX_FRAME,
+    RelayClient,
+    Relayed,
+    RelayError,
+    Reply,
+    relay_answer,
+    serve_relay,
+)
 
 
 def listening(path: Path) -> socket.socket:
@@ -23,13 +31,12 @@ def listening(path: Path) -> socket.socket:
     return sock
 
 
-async def echo(
-    kind: str, authorization: str | None, content_type: str | None, id: str, body: bytes
-) -> Response:
+def echo(request: Relayed, reply: Reply) -> None:
     """Says what it was handed: the kind as the status's last digits, the rest in the body."""
+    kind, authorization, content_type, id, body = request
     text = f"{kind}|{authorization}|{content_type}|{id}|".encode() + body
     headers = {"WWW-Authenticate": "Bearer"} if authorization is None else None
-    return Response(text, status_code=200 + len(kind), media_type="text/x-echo", headers=headers)
+    reply(Response(text, status_code=200 + len(kind), media_type="text/x-echo", headers=headers))
 
 
 def test_a_call_is_answered_with_everything_it_handed_over(tmp_path: Path) -> None:
@@ -61,15 +68,14 @@ def test_concurrent_calls_answered_out_of_order_reach_their_callers(tmp_path: Pa
     path = tmp_path / "relay.sock"
 
     async def main() -> None:
-        arrived: list[asyncio.Event] = [asyncio.Event() for _ in range(50)]
+        waiting: list[tuple[str, Reply]] = []
 
-        async def later(kind: str, *_: object) -> Response:
-            k = int(kind)
-            arrived[k].set()
-            if k < 49:  # each waits for the one after it: answered last to first
-                await arrived[k + 1].wait()
-                await asyncio.sleep(0)
-            return Response(kind.encode(), status_code=200)
+        def later(request: Relayed, reply: Reply) -> None:
+            waiting.append((request.kind, reply))
+            if len(waiting) == 50:  # all in: answered last to first, a loop step apart
+                loop = asyncio.get_running_loop()
+                for i, (kind, answer) in enumerate(reversed(waiting)):
+                    loop.call_later(0.001 * i, answer, Response(kind.encode(), status_code=200))
 
         server = await serve_relay(listening(path), later)
         client = RelayClient(str(path))
@@ -89,8 +95,13 @@ def test_concurrent_calls_answered_out_of_order_reach_their_callers(tmp_path: Pa
         struct.pack(">I", 3) + b"abc",  # too short for a call number and its fields
         struct.pack(">I", 8) + struct.pack(">II", 1, 99),  # a field longer than the frame
         struct.pack(">I", MAX_FRAME + 1),  # a length beyond any frame
+        # a kind that is not UTF-8: the call number, then the five fields
+        struct.pack(">II", 25, 1)
+        + struct.pack(">I", 1)
+        + b"\xff"
+        + struct.pack(">IIII", 0, 0, 0, 0),
     ],
-    ids=["short", "overrun", "huge"],
+    ids=["short", "overrun", "huge", "not UTF-8"],
 )
 def test_a_malformed_frame_closes_its_connection_only(tmp_path: Path, frame: bytes) -> None:
     path = tmp_path / "relay.sock"
@@ -98,9 +109,9 @@ def test_a_malformed_frame_closes_its_connection_only(tmp_path: Path, frame: byt
     async def main() -> None:
         handled: list[str] = []
 
-        async def handler(kind: str, *_: object) -> Response:
-            handled.append(kind)
-            return Response(b"ok")
+        def handler(request: Relayed, reply: Reply) -> None:
+            handled.append(request.kind)
+            reply(Response(b"ok"))
 
         server = await serve_relay(listening(path), handler)
         good = RelayClient(str(path))

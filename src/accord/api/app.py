@@ -9,7 +9,7 @@ import math
 import re
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,7 +36,7 @@ from accord.api.problems import (
     parse_body,
     read_body,
 )
-from accord.api.relay import serve_relay
+from accord.api.relay import Relayed, Reply, serve_relay
 from accord.api.schemas import (
     AckIn,
     AlertIn,
@@ -156,12 +156,17 @@ class _Durability:
     def __init__(self) -> None:
         self._batches: dict[Future[int], asyncio.Future[int]] = {}
 
-    async def wait(self, durable: Future[int]) -> None:
+    def shared(self, durable: Future[int]) -> asyncio.Future[int]:
+        """The loop's future of the batch ``durable``: done (on the loop) when it is. Nothing
+        may cancel it: the requests of the batch share it."""
         shared = self._batches.get(durable)
         if shared is None:
             shared = self._batches[durable] = asyncio.wrap_future(durable)
             shared.add_done_callback(lambda _: self._batches.pop(durable, None))
-        await asyncio.shield(shared)
+        return shared
+
+    async def wait(self, durable: Future[int]) -> None:
+        await asyncio.shield(self.shared(durable))
 
 
 def create_app(
@@ -246,6 +251,11 @@ def create_app(
                 await durability.wait(written.durable)
         return service.finish(written)
 
+    async def answered(prepared: Prepared) -> Response:
+        """The answer of a busy endpoint's ``prepared`` command, once it is durable."""
+        command, answer = prepared
+        return answer(await execute(command))
+
     def read(fn: Callable[[State], T]) -> T:
         return service.read(fn)
 
@@ -289,11 +299,13 @@ def create_app(
     )
     async def heartbeat(request: Request) -> Response:
         who = party_of(request)
-        return await heartbeat_of(who, await read_body(request, _HEARTBEAT, None), "")
+        return await answered(heartbeat_of(who, await read_body(request, _HEARTBEAT, None), ""))
 
-    async def heartbeat_of(who: str, _: dict[str, Any] | None, __: str) -> Response:
-        events = await execute(cmd.Heartbeat(party=who))
-        return _json({"party": who, "time": events[-1]["time"], "log_index": _last(events)})
+    def heartbeat_of(who: str, _: dict[str, Any] | None, __: str) -> Prepared:
+        def answer(events: list[dict[str, Any]]) -> Response:
+            return _json({"party": who, "time": events[-1]["time"], "log_index": _last(events)})
+
+        return cmd.Heartbeat(party=who), answer
 
     # -- presences -------------------------------------------------------------------------------
 
@@ -305,16 +317,18 @@ def create_app(
     )
     async def put_presence(request: Request) -> Response:
         who = party_of(request)
-        return await presence_of(
-            who, await read_body(request, _PRESENCE), request.path_params["id"]
-        )
+        body = await read_body(request, _PRESENCE)
+        return await answered(presence_of(who, body, request.path_params["id"]))
 
-    async def presence_of(who: str, body: PresenceIn, id: str) -> Response:
+    def presence_of(who: str, body: PresenceIn, id: str) -> Prepared:
         _check_id(id)
-        events = await execute(body.command(who, id))
-        view = read(lambda s: views.presence_view(s, id, who))
-        created = any(e.get("version") == 1 for e in events if e["type"] == "presence_upserted")
-        return _json(view, 201 if created else 200)
+
+        def answer(events: list[dict[str, Any]]) -> Response:
+            view = read(lambda s: views.presence_view(s, id, who))
+            created = any(e.get("version") == 1 for e in events if e["type"] == "presence_upserted")
+            return _json(view, 201 if created else 200)
+
+        return body.command(who, id), answer
 
     @app.get("/v1/presences/{id}", tags=["presences"])
     async def get_presence(id: str, who: Party) -> dict[str, Any]:
@@ -344,15 +358,15 @@ def create_app(
     )
     async def positions(request: Request) -> Response:
         who = party_of(request)
-        return await positions_of(who, await read_body(request, _OBJECTS), "")
+        return await answered(positions_of(who, await read_body(request, _OBJECTS), ""))
 
-    async def positions_of(who: str, body: list[dict[str, Any]], _: str) -> Response:
+    def positions_of(who: str, body: list[dict[str, Any]], _: str) -> Prepared:
         if len(body) > MAX_BATCH:
             raise PayloadTooLarge("body", f"at most {MAX_BATCH} positions per request")
         items = _validated(_POSITIONS, body, "")  # all at once: one call into pydantic
         updates = [item.update(f"[{i}]") for i, item in enumerate(items)]
-        await execute(cmd.UpdatePositions(party=who, updates=tuple(updates)))
-        return _json({"accepted": len(updates)})
+        accepted = _json({"accepted": len(updates)})
+        return cmd.UpdatePositions(party=who, updates=tuple(updates)), lambda _: accepted
 
     # -- layers ----------------------------------------------------------------------------------
 
@@ -399,12 +413,15 @@ def create_app(
     )
     async def request_clearance(request: Request) -> Response:
         who = party_of(request)
-        return await clearance_of(who, await read_body(request, _CLEARANCE), "")
+        return await answered(clearance_of(who, await read_body(request, _CLEARANCE), ""))
 
-    async def clearance_of(who: str, body: ClearanceIn, _: str) -> Response:
-        events = await execute(body.command(who))
-        cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
-        return _json(found(read(lambda s: views.clearance_view(s, cid, who)), "clearance"), 201)
+    def clearance_of(who: str, body: ClearanceIn, _: str) -> Prepared:
+        def answer(events: list[dict[str, Any]]) -> Response:
+            cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
+            view = found(read(lambda s: views.clearance_view(s, cid, who)), "clearance")
+            return _json(view, 201)
+
+        return body.command(who), answer
 
     @app.get("/v1/clearances/{id}", tags=["clearances"])
     async def get_clearance(id: str, who: Party) -> dict[str, Any]:
@@ -587,7 +604,7 @@ def create_app(
 
     # -- the relay: the busiest requests, handed over by front processes ----------------------
 
-    hot: dict[str, tuple[TypeAdapter[Any], Any, Callable[[str, Any, str], Awaitable[Response]]]]
+    hot: dict[str, tuple[TypeAdapter[Any], Any, Callable[[str, Any, str], Prepared]]]
     hot = {
         "clearance": (_CLEARANCE, REQUIRED, clearance_of),
         "heartbeat": (_HEARTBEAT, None, heartbeat_of),
@@ -595,21 +612,57 @@ def create_app(
         "presence": (_PRESENCE, REQUIRED, presence_of),
     }
 
-    async def relayed(
-        kind: str, authorization: str | None, content_type: str | None, id: str, body: bytes
-    ) -> Response:
+    def relayed(request: Relayed, reply: Reply) -> None:
         """A request a front handed over (:mod:`accord.api.relay`), answered as its endpoint
-        answers it: the token, then the body, then the endpoint's work."""
+        answers it: the token, then the body, then the endpoint's work, its answer sent once its
+        events are durable. Here, on the loop, as the frame arrives: the command is decided and
+        applied at once, and the answer is made in the callback of its commit."""
+        kind = request.kind
         try:
             if kind == "healthz":
-                return Response(_HEALTHY, media_type="application/json")
-            adapter, default, answer = hot[kind]
-            who = acting(bearer(authorization))
-            return await answer(who, parse_body(body, content_type, adapter, default), id)
-        except Exception as exc:  # answered as the app's exception handlers answer it
-            if not isinstance(exc, AccordError | RequestValidationError):
-                _log.exception("a relayed %s request failed", kind)
-            return answer_for(exc)
+                reply(Response(_HEALTHY, media_type="application/json"))
+                return
+            adapter, default, prepare = hot[kind]
+            who = acting(bearer(request.authorization))
+            body = parse_body(request.body, request.content_type, adapter, default)
+            command, answer = prepared = prepare(who, body, request.id)
+            written = service.submit(command)
+        except Exception as exc:
+            reply(failed(kind, exc))
+            return
+        if written is None:  # a store shared with other processes: the write takes a thread
+            task = asyncio.ensure_future(relay_shared(kind, prepared, reply))
+            shared_writes.add(task)
+            task.add_done_callback(shared_writes.discard)
+            return
+
+        def durable(_: object = None) -> None:
+            try:
+                response = answer(service.finish(written))
+            except Exception as exc:
+                response = failed(kind, exc)
+            reply(response)
+
+        if written.durable is None:
+            durable()
+        else:
+            durability.shared(written.durable).add_done_callback(durable)
+
+    shared_writes: set[asyncio.Future[None]] = set()
+
+    async def relay_shared(kind: str, prepared: Prepared, reply: Reply) -> None:
+        command, answer = prepared
+        try:
+            response = answer(await to_thread.run_sync(service.execute, command))
+        except Exception as exc:
+            response = failed(kind, exc)
+        reply(response)
+
+    def failed(kind: str, exc: Exception) -> Response:
+        """``exc`` answered as the app's exception handlers answer it."""
+        if not isinstance(exc, AccordError | RequestValidationError):
+            _log.exception("a relayed %s request failed", kind, exc_info=exc)
+        return answer_for(exc)
 
     # The router tries its routes in turn, FastAPI's own (the documentation pages) first: the
     # busiest go before them all. No two paths overlap, and the routes of one path keep their
@@ -629,6 +682,10 @@ _CLEARANCE = TypeAdapter(ClearanceIn)
 _HEARTBEAT = TypeAdapter(dict[str, Any] | None)
 _OBJECTS = TypeAdapter(list[dict[str, Any]])
 _HEALTHY = b'{"status":"ok"}'
+
+Prepared = tuple[Command, Callable[[list[dict[str, Any]]], Response]]
+"""A busy endpoint's work before the write: the command, and what makes the answer from its
+events once they are durable (the same for a request over HTTP and one handed over by a front)."""
 
 
 def _json(value: Any, status: int = 200) -> Response:

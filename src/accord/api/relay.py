@@ -26,12 +26,21 @@ import asyncio
 import logging
 import socket
 import struct
-from collections.abc import Awaitable, Callable
-from typing import cast
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 from starlette.responses import Response
 
-__all__ = ["Answer", "RelayClient", "RelayError", "relay_answer", "serve_relay"]
+__all__ = [
+    "Answer",
+    "Handler",
+    "RelayClient",
+    "RelayError",
+    "Relayed",
+    "Reply",
+    "relay_answer",
+    "serve_relay",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,8 +52,25 @@ MAX_FRAME = 64 * 1024 * 1024  # beyond any body the API accepts (8 MiB) and its 
 Answer = tuple[int, bytes, bytes, bytes]
 """(status, content type, other headers as ``name: value`` lines, body)."""
 
-Handler = Callable[[str, str | None, str | None, str, bytes], Awaitable[Response]]
-"""The core's endpoint for a relayed request: (kind, authorization, content type, id, body)."""
+Reply = Callable[[Response], None]
+"""Sends the answer to one relayed request (once; after the connection is lost it does nothing)."""
+
+
+class Relayed(NamedTuple):
+    """A request as a front hands it over: what the endpoint reads of it."""
+
+    kind: str
+    authorization: str | None
+    content_type: str | None
+    id: str
+    body: bytes
+
+
+Handler = Callable[[Relayed, Reply], None]
+"""The core's endpoint for relayed requests. It is called on the event loop as the frame
+arrives and must not raise; it calls ``reply`` with the answer once, at once or later from the
+loop (a durable write's answer, say, from the callback of its commit): no task or coroutine is
+made per request."""
 
 
 class RelayError(Exception):
@@ -107,32 +133,29 @@ class _Frames(asyncio.Protocol):
 class _CoreSide(_Frames):
     """The core's end of one front's connection: each request frame answered by ``handler``."""
 
-    def __init__(self, handler: Handler, tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(self, handler: Handler) -> None:
         super().__init__()
         self._handler = handler
-        self._tasks = tasks
 
     def frame(self, data: bytes) -> None:
-        task = asyncio.get_running_loop().create_task(self._answer(data))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _answer(self, data: bytes) -> None:
         try:
             (call,) = _CALL.unpack_from(data)
             kind, authorization, content_type, id, body = _fields(data, 4, 5)
-        except (struct.error, ValueError) as exc:
+            request = Relayed(
+                kind.decode(),
+                authorization.decode("latin-1") if authorization else None,
+                content_type.decode("latin-1") if content_type else None,
+                id.decode(),
+                body,
+            )
+        except (struct.error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             _log.error("relay: a malformed frame (%s); closing the connection", exc)
             if self.transport is not None:
                 self.transport.close()
             return
-        response = await self._handler(
-            kind.decode(),
-            authorization.decode("latin-1") if authorization else None,
-            content_type.decode("latin-1") if content_type else None,
-            id.decode(),
-            body,
-        )
+        self._handler(request, lambda response: self._reply(call, response))
+
+    def _reply(self, call: int, response: Response) -> None:
         headers = b"".join(
             name + b": " + value + b"\n"
             for name, value in response.raw_headers
@@ -151,9 +174,8 @@ class _CoreSide(_Frames):
 async def serve_relay(sock: socket.socket, handler: Handler) -> asyncio.AbstractServer:
     """Answer the fronts' frames arriving on the listening Unix socket ``sock`` with ``handler``
     (on the running loop, until the server returned is closed)."""
-    tasks: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
-    return await loop.create_unix_server(lambda: _CoreSide(handler, tasks), sock=sock)
+    return await loop.create_unix_server(lambda: _CoreSide(handler), sock=sock)
 
 
 class _FrontSide(_Frames):
