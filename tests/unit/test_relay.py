@@ -5,14 +5,21 @@ waiting on it, and nothing malformed is answered."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import Response
 from tests.support.loop import in_a_loop
 
+from accord.api.front import _read_clearance
+from accord.api.problems import parse_body
 from accord.api.relay import (
     MAX_FRAME,
     RelayClient,
@@ -22,6 +29,7 @@ from accord.api.relay import (
     relay_answer,
     serve_relay,
 )
+from accord.api.schemas import CLEARANCE, CLEARANCE_COMMAND, clearance_from_frame
 
 
 def listening(path: Path) -> socket.socket:
@@ -153,3 +161,86 @@ def test_a_lost_connection_fails_the_waiting_calls_and_the_next_call_reconnects(
         server.close()
 
     in_a_loop(main)
+
+
+# -- a clearance request read by the front and handed over as its command -------------------------
+
+_COORD = st.tuples(
+    st.floats(-179.0, 179.0, allow_nan=False), st.floats(-79.0, 79.0, allow_nan=False)
+)
+_TIME = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+) | st.datetimes(
+    min_value=datetime(2020, 1, 1),
+    max_value=datetime(2040, 1, 1),
+    timezones=st.builds(lambda m: timezone(timedelta(minutes=m)), st.integers(-720, 840)),
+)
+
+
+@st.composite
+def clearance_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    lon, lat = draw(_COORD)
+    kind = draw(st.sampled_from(["Point", "LineString", "Polygon"]))
+    body: dict[str, Any] = {"hazard_m": draw(st.floats(0, 1_000_000) | st.integers(0, 5000))}
+    if kind == "Point":
+        body["area"] = {"type": "Point", "coordinates": [lon, lat]}
+        if draw(st.booleans()):
+            body["radius_m"] = draw(st.floats(0, 100_000) | st.integers(0, 5000))
+    elif kind == "LineString":
+        end = [lon + draw(st.floats(0.001, 0.5)), lat + draw(st.floats(0.001, 0.5))]
+        body["area"] = {"type": "LineString", "coordinates": [[lon, lat], end]}
+        body["width_m"] = draw(st.floats(1, 10_000))
+    else:
+        d = draw(st.floats(0.001, 0.5))
+        ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+        body["area"] = {"type": "Polygon", "coordinates": [ring]}
+    start = draw(_TIME)
+    end = start + draw(st.timedeltas(timedelta(seconds=1), timedelta(days=30)))
+    body["window"] = {"start": start.isoformat(), "end": end.isoformat()}
+    if draw(st.booleans()):
+        body["id"] = draw(st.from_regex(r"\A[a-z0-9][a-z0-9._-]{0,20}\Z"))
+    if draw(st.booleans()):
+        body["purpose"] = draw(st.text(max_size=50))
+    body["confirm"] = draw(st.lists(st.from_regex(r"\A[a-z][a-z0-9]{0,8}\Z"), max_size=3))
+    return body
+
+
+@settings(max_examples=300, deadline=None)
+@given(clearance_bodies())
+def test_a_clearance_read_by_a_front_reaches_the_core_as_the_same_command(
+    body: dict[str, Any],
+) -> None:
+    """What the core rebuilds from a front's frame is the command it would have read itself."""
+    data = json.dumps(body).encode()
+    kind, frame = _read_clearance(data, "application/json")
+    assert kind == CLEARANCE_COMMAND
+    own = parse_body(data, "application/json", CLEARANCE).command("p1")
+    rebuilt = clearance_from_frame(frame, "p1")
+    assert rebuilt == own
+    assert rebuilt.window_start.timestamp() == own.window_start.timestamp()
+    assert json.dumps(rebuilt.area_json) == json.dumps(own.area_json)  # ints stay ints
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"area": {"type": "Point", "coordinates": [1, 2]}}', "no hazard or window"),
+        (b"{not json", "malformed"),
+        (
+            b'{"area": {"type": "Point", "coordinates": [1, 2], "n": 1180591620717411303424},'
+            b' "hazard_m": 5, "window": {"start": "2030-01-01T00:00:00Z",'
+            b' "end": "2030-01-01T01:00:00Z"}}',
+            "an integer orjson cannot write",
+        ),
+        (
+            b'{"area": {"type": "Point", "coordinates": [1, 2]}, "hazard_m": 5, "purpose":'
+            b' "\\ud800", "window": {"start": "2030-01-01T00:00:00Z",'
+            b' "end": "2030-01-01T01:00:00Z"}}',
+            "a lone surrogate",
+        ),
+    ],
+)
+def test_a_clearance_body_the_front_cannot_carry_as_a_command_goes_over_as_it_came(
+    body: bytes, why: str
+) -> None:
+    assert _read_clearance(body, "application/json") == ("clearance", body), why

@@ -38,6 +38,8 @@ from accord.api.problems import (
 )
 from accord.api.relay import Relayed, Reply, serve_relay
 from accord.api.schemas import (
+    CLEARANCE,
+    CLEARANCE_COMMAND,
     AckIn,
     AlertIn,
     AnswerIn,
@@ -47,6 +49,7 @@ from accord.api.schemas import (
     PartyIn,
     PositionIn,
     PresenceIn,
+    clearance_from_frame,
 )
 from accord.core import Command
 from accord.core import commands as cmd
@@ -413,15 +416,18 @@ def create_app(
     )
     async def request_clearance(request: Request) -> Response:
         who = party_of(request)
-        return await answered(clearance_of(who, await read_body(request, _CLEARANCE), ""))
+        return await answered(clearance_of(who, await read_body(request, CLEARANCE), ""))
 
     def clearance_of(who: str, body: ClearanceIn, _: str) -> Prepared:
+        return requesting(body.command(who))
+
+    def requesting(command: cmd.RequestClearance) -> Prepared:
         def answer(events: list[dict[str, Any]]) -> Response:
             cid = next(e["id"] for e in events if e["type"] == "clearance_requested")
-            view = found(read(lambda s: views.clearance_view(s, cid, who)), "clearance")
+            view = found(read(lambda s: views.clearance_view(s, cid, command.party)), "clearance")
             return _json(view, 201)
 
-        return body.command(who), answer
+        return command, answer
 
     @app.get("/v1/clearances/{id}", tags=["clearances"])
     async def get_clearance(id: str, who: Party) -> dict[str, Any]:
@@ -604,12 +610,23 @@ def create_app(
 
     # -- the relay: the busiest requests, handed over by front processes ----------------------
 
-    hot: dict[str, tuple[TypeAdapter[Any], Any, Callable[[str, Any, str], Prepared]]]
-    hot = {
-        "clearance": (_CLEARANCE, REQUIRED, clearance_of),
-        "heartbeat": (_HEARTBEAT, None, heartbeat_of),
-        "positions": (_OBJECTS, REQUIRED, positions_of),
-        "presence": (_PRESENCE, REQUIRED, presence_of),
+    def parsed(
+        adapter: TypeAdapter[M], default: Any, prepare: Callable[[str, M, str], Prepared]
+    ) -> Callable[[str, Relayed], Prepared]:
+        """``prepare`` of the body the front handed over, read as its endpoint reads it."""
+
+        def prepared(who: str, r: Relayed) -> Prepared:
+            return prepare(who, parse_body(r.body, r.content_type, adapter, default), r.id)
+
+        return prepared
+
+    hot: dict[str, Callable[[str, Relayed], Prepared]] = {
+        "clearance": parsed(CLEARANCE, REQUIRED, clearance_of),
+        # a clearance request the front has read and checked (front.py): its command, as is
+        CLEARANCE_COMMAND: lambda who, r: requesting(clearance_from_frame(r.body, who)),
+        "heartbeat": parsed(_HEARTBEAT, None, heartbeat_of),
+        "positions": parsed(_OBJECTS, REQUIRED, positions_of),
+        "presence": parsed(_PRESENCE, REQUIRED, presence_of),
     }
 
     def relayed(request: Relayed, reply: Reply) -> None:
@@ -622,10 +639,9 @@ def create_app(
             if kind == "healthz":
                 reply(Response(_HEALTHY, media_type="application/json"))
                 return
-            adapter, default, prepare = hot[kind]
+            prepare = hot[kind]
             who = acting(bearer(request.authorization))
-            body = parse_body(request.body, request.content_type, adapter, default)
-            command, answer = prepared = prepare(who, body, request.id)
+            command, answer = prepared = prepare(who, request)
             written = service.submit(command)
         except Exception as exc:
             reply(failed(kind, exc))
@@ -678,7 +694,6 @@ def create_app(
 M = TypeVar("M")
 _POSITIONS = TypeAdapter(list[PositionIn])
 _PRESENCE = TypeAdapter(PresenceIn)
-_CLEARANCE = TypeAdapter(ClearanceIn)
 _HEARTBEAT = TypeAdapter(dict[str, Any] | None)
 _OBJECTS = TypeAdapter(list[dict[str, Any]])
 _HEALTHY = b'{"status":"ok"}'

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from accord.api.problems import BodyLimit, answer_for, problem
+from accord.api.problems import REQUIRED, BodyLimit, answer_for, parse_body, problem
 from accord.api.relay import RelayClient, RelayError, relay_answer
+from accord.api.schemas import CLEARANCE, CLEARANCE_COMMAND, clearance_frame
 from accord.errors import PayloadTooLarge
 
 __all__ = ["Front", "front_app"]
@@ -93,11 +94,14 @@ class Front:
             return Response(status_code=400)
         authorization = headers.get(b"authorization")
         content_type = headers.get(b"content-type")
+        ctype = None if content_type is None else content_type.decode("latin-1")
+        if kind == "clearance":
+            kind, body = _read_clearance(body, ctype)
         try:
             answer = await self._relay.call(
                 kind,
                 None if authorization is None else authorization.decode("latin-1"),
-                None if content_type is None else content_type.decode("latin-1"),
+                ctype,
                 id,
                 body,
             )
@@ -154,6 +158,18 @@ class Front:
                 await self._http.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _read_clearance(body: bytes, content_type: str | None) -> tuple[str, bytes]:
+    """A clearance request's body read and checked here, as the core's endpoint reads it, and
+    handed over as its command (``CLEARANCE_COMMAND``): the core then checks the token and writes,
+    without parsing the body again. A body with anything wrong with it goes over as it came, and
+    the core answers what is wrong after the token, as its endpoint does."""
+    try:
+        command = parse_body(body, content_type, CLEARANCE, REQUIRED).command("")
+        return CLEARANCE_COMMAND, clearance_frame(command)
+    except Exception:
+        return "clearance", body
 
 
 def front_app(relay_path: str, http_path: str, max_body: int) -> BodyLimit:

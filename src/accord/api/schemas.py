@@ -7,12 +7,14 @@ commands only.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from accord.core import commands as cmd
-from accord.core.model import Disclosure
+from accord.core.model import Disclosure, shape_from_json, shape_to_json
 from accord.errors import InvalidInput
 from accord.geo.discrepancy import parse_boundary_features
 from accord.geo.location import parse_location
@@ -20,6 +22,8 @@ from accord.geo.parse import parse_geometry
 from accord.geo.shapes import Area
 
 __all__ = [
+    "CLEARANCE",
+    "CLEARANCE_COMMAND",
     "AckIn",
     "AlertIn",
     "AnswerIn",
@@ -30,6 +34,8 @@ __all__ = [
     "PartyIn",
     "PositionIn",
     "PresenceIn",
+    "clearance_frame",
+    "clearance_from_frame",
 ]
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -177,6 +183,53 @@ class ClearanceIn(_In):
             purpose=self.purpose,
             confirm=tuple(self.confirm),
         )
+
+
+CLEARANCE = TypeAdapter(ClearanceIn)
+"""Reads a clearance request's body (:func:`accord.api.problems.parse_body`)."""
+
+CLEARANCE_COMMAND = "clearance-command"
+"""The relay's kind (:mod:`accord.api.relay`) of a frame that carries :func:`clearance_frame`."""
+
+
+def clearance_frame(command: cmd.RequestClearance) -> bytes:
+    """``command`` without its party, as compact JSON: what a front that has read and checked a
+    clearance request hands the core (:func:`clearance_from_frame`), so that the core does not
+    parse and validate it again. Raises ``TypeError`` for what orjson cannot write exactly (an
+    integer beyond 64 bits, a lone surrogate): the front then hands over the body as it came."""
+    return orjson.dumps(
+        {
+            "id": command.id,
+            "area": command.area_json,
+            "shape": shape_to_json(command.area),
+            "radius_m": command.radius_m,
+            "width_m": command.width_m,
+            "hazard_m": command.hazard_m,
+            "start": command.window_start.isoformat(),
+            "end": command.window_end.isoformat(),
+            "purpose": command.purpose,
+            "confirm": command.confirm,
+        }
+    )
+
+
+def clearance_from_frame(data: bytes, party: str) -> cmd.RequestClearance:
+    """The command :func:`clearance_frame` wrote, for ``party``: equal to the one the front read
+    (the times as aware datetimes of the same instants)."""
+    d = orjson.loads(data)
+    return cmd.RequestClearance(
+        party=party,
+        id=d["id"],
+        area=shape_from_json(d["shape"]),
+        area_json=d["area"],
+        radius_m=d["radius_m"],
+        width_m=d["width_m"],
+        hazard_m=d["hazard_m"],
+        window_start=datetime.fromisoformat(d["start"]),
+        window_end=datetime.fromisoformat(d["end"]),
+        purpose=d["purpose"],
+        confirm=tuple(d["confirm"]),
+    )
 
 
 class AnswerIn(_In):
