@@ -34,6 +34,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -313,14 +314,9 @@ class SQLiteStore:
     # -- writing ----------------------------------------------------------------------------
 
     def _write(self, what: str, body: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``body`` in one immediate transaction on the write connection (lock held).
-
-        A database error leaves the store unusable for writing: after a failed commit (an fsync
-        error above all) SQLite's and the disk's states are not known to agree, so every later
-        write is refused until the store is reopened.
-        """
+        """Run ``body`` in one immediate transaction on the write connection (lock held)."""
         conn = self._writer()
-        try:
+        with self._failing(what):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = body(conn)
@@ -329,9 +325,6 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.rollback()
                 raise
-        except sqlite3.Error as exc:
-            self._failed = StorageError(f"store {self.path}: {what} failed: {exc}")
-            raise self._failed from exc
         return result
 
     def _write_statement(self, what: str, sql: str, params: Sequence[object]) -> None:
@@ -344,8 +337,16 @@ class SQLiteStore:
         busy event loop only after the switch interval (5 ms), so each one it saves is up to
         5 ms less before the answers of its batch leave."""
         conn = self._writer()
-        try:
+        with self._failing(what):
             conn.execute(sql, params)
+
+    @contextmanager
+    def _failing(self, what: str) -> Iterator[None]:
+        """A database error in a write leaves the store unusable for writing: after a failed
+        commit (an fsync error above all) SQLite's and the disk's states are not known to
+        agree, so every later write is refused until the store is reopened."""
+        try:
+            yield
         except sqlite3.Error as exc:
             self._failed = StorageError(f"store {self.path}: {what} failed: {exc}")
             raise self._failed from exc
