@@ -3,7 +3,10 @@ the core.
 
 The busiest requests (a clearance request, a heartbeat, positions, a presence upsert, the health
 check: the kinds the core's ``relayed`` answers) are read here and handed to the core in a relay
-frame (:mod:`accord.api.relay`); the core's answer is written back as it came. Every other
+frame (:mod:`accord.api.relay`); the core's answer is written back as it came. A clearance
+request's body is also parsed and checked here, and handed over as its command
+(:func:`~accord.api.schemas.clearance_frame`), which the core trusts as it would its own reading:
+only the service's own processes reach the relay's socket. Every other
 request (reads, event streams, the console, the OpenAPI document, the rarer writes) is passed on
 whole to the core's HTTP server on a Unix socket and its answer streamed back, so that a front
 answers every endpoint as the core does. A front holds no state: it decides nothing and writes
