@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.server import ServerProcess, problem, register
+from tests.support.server import ADMIN_TOKEN, ServerProcess, problem, register
 
 from accord.store import SQLiteStore
 
@@ -604,6 +604,24 @@ def test_the_token_is_checked_before_the_body(
             "send Authorization: Bearer <token>",
             "the token is not valid",
         )
+
+
+def test_a_valid_clearance_request_without_a_valid_party_token_writes_nothing(
+    server: ServerProcess,
+) -> None:
+    """A front reads a well-formed clearance request itself and hands the core its command: the
+    core still refuses it for its token (401, or 403 for the admin's) and logs nothing."""
+    register(server, "north")
+    before = httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"]
+    body = disc(71.0, 34.9)
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": "Bearer not-a-token"}, 401),
+        ({"Authorization": f"Bearer {ADMIN_TOKEN}"}, 403),
+    ]:
+        r = httpx.post(f"{server.base_url}/v1/clearances", json=body, headers=headers)
+        problem(r, status)
+    assert httpx.get(f"{server.base_url}/v1/log/head").json()["tree_size"] == before
 
 
 def test_wrong_party_cannot_touch_others(server: ServerProcess) -> None:
