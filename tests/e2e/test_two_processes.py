@@ -10,19 +10,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from tests.integration import pg
 from tests.support.server import register
 
 
+@pytest.mark.parametrize(
+    "serve_args", [(), ("--workers", "2")], ids=["one-process", "core-and-fronts"]
+)
 def test_a_write_through_one_process_revokes_a_clearance_held_through_the_other(
-    make_server: Any,
+    make_server: Any, serve_args: tuple[str, ...]
 ) -> None:
+    """Also with each process a core behind fronts: the fronts hand the clearance request and
+    the presence upsert to cores whose writes are turns at the shared log."""
     cluster = pg.cluster()
     url = cluster.url(cluster.new_database("two"))
-    a = make_server(None, url)
+    a = make_server(None, url, *serve_args)
     parties = register(a, "north", "south")
     tokens = {p: c.headers["Authorization"] for p, c in parties.items()}
-    b = make_server(None, url)
+    b = make_server(None, url, *serve_args)
     north_b = b.client(tokens["north"].removeprefix("Bearer "))
     south_a = parties["south"]
     now = datetime.now(UTC)

@@ -667,9 +667,8 @@ def create_app(
     shared_writes: set[asyncio.Future[None]] = set()
 
     async def relay_shared(kind: str, prepared: Prepared, reply: Reply) -> None:
-        command, answer = prepared
         try:
-            response = answer(await to_thread.run_sync(service.execute, command))
+            response = await answered(prepared)  # execute's own way to a shared store
         except Exception as exc:
             response = failed(kind, exc)
         reply(response)
