@@ -5,7 +5,9 @@ socket, in frames of their own.
 the log (the one writer, as ever), and N *front* processes, which speak HTTP to the clients
 (:mod:`accord.api.front`). A front reads a busy request (a clearance request, a heartbeat,
 positions, a presence upsert, the health check) and hands the core only what the endpoint
-reads: the token, the body's content type, the path's id and the body. The core answers it as
+reads: the token, the body's content type, the path's id and the body (for a clearance request
+it has read and checked, the command instead: ``accord.api.schemas.CLEARANCE_COMMAND``). The
+core answers it as
 the endpoint does (the same code, :func:`accord.api.app.create_app`'s ``relayed``): the token
 first, then the body, then the command, durable before the answer leaves. The front writes that
 answer to its client. The core's share of such a request is then the endpoint's own work,
